@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what is missing (Debian packages), builds, and runs the whole test suite.
+#   scripts/test.sh             Release build in build/
+#   scripts/test.sh --sanitize  address + undefined-behaviour sanitizers, in build-sanitize/
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+sanitize=0
+for arg in "$@"; do
+  case "$arg" in
+    --sanitize) sanitize=1 ;;
+    *) echo "error: unknown option $arg (use --sanitize or nothing)" >&2; exit 1 ;;
+  esac
+done
+"$root/scripts/setup.sh"
+if [ "$sanitize" = 1 ]; then
+  export FAS_BUILD_DIR=${FAS_BUILD_DIR:-$root/build-sanitize}
+  export FAS_BUILD_TYPE=RelWithDebInfo
+  "$root/scripts/build.sh" -DFAS_SANITIZE=ON
+  export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
+else
+  export FAS_BUILD_DIR=${FAS_BUILD_DIR:-$root/build}
+  "$root/scripts/build.sh"
+fi
+cd "$FAS_BUILD_DIR"
+# One ctest entry per test binary; two at a time on two cores (environment.md, trap 5).
+ctest --output-on-failure -j "${FAS_TEST_JOBS:-2}" --timeout 1500

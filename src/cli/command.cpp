@@ -1,0 +1,28 @@
+#include "command.h"
+
+#include "fas/core/error.h"
+
+namespace fas::cli {
+
+static std::vector<CommandSpec>& Registry() {
+  static std::vector<CommandSpec> commands;
+  return commands;
+}
+
+bool RegisterCommand(CommandSpec spec) {
+  Registry().push_back(std::move(spec));
+  return true;
+}
+
+const std::vector<CommandSpec>& Commands() { return Registry(); }
+
+RunFn DispatchNested(CLI::App& app, std::vector<std::pair<CLI::App*, RunFn>> nested) {
+  app.require_subcommand(1);
+  return [nested = std::move(nested)] {
+    for (const auto& [sub, run] : nested) {
+      if (sub->parsed()) return run();
+    }
+  };
+}
+
+}  // namespace fas::cli

@@ -1,0 +1,50 @@
+// The real `fas` binary: contract of the command line (ARCHITECTURE.md).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "support/test_support.h"
+
+using fas::testing::RunFas;
+
+TEST(Cli, HelpAndVersionExitZero) {
+  auto r = RunFas({"--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("doctor"), std::string::npos);
+  r = RunFas({"--version"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("fas "), std::string::npos);
+  r = RunFas({"doctor", "--help"});
+  EXPECT_EQ(r.exit_code, 0);
+}
+
+TEST(Cli, UserErrorsGiveOneLineAndExitOne) {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"no-such-command"}, {"doctor", "--bogus"}, {"--log-level", "loud", "doctor"}, {"--threads", "-3", "doctor"},
+           {"config", "show", "--config", "/nonexistent.yaml"}}) {
+    auto r = RunFas(args);
+    EXPECT_EQ(r.exit_code, 1) << args[0] << ": " << r.err;
+    EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+}
+
+TEST(Cli, DoctorReportsBlasThreadsAndMatmul) {
+  auto r = RunFas({"doctor", "--threads", "2", "--matmul-size", "512"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("intra-op threads:     2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("GFLOP/s"), std::string::npos);
+  EXPECT_NE(r.out.find("(OpenBLAS)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("allocator:            tuned"), std::string::npos) << r.out;
+}
+
+TEST(Cli, ConfigShowPrintsResolvedConfig) {
+  fas::testing::TempDir d;
+  fas::testing::WriteFile(d / "base.yaml", "model:\n  d: 512\n  k_aco: 8\n");
+  fas::testing::WriteFile(d / "c.yaml", "extends: base.yaml\nmodel:\n  k_aco: 4\n");
+  auto r = RunFas({"config", "show", "--config", d / "c.yaml", "--set", "model.d=256"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("d: 256"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("k_aco: 4"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("extends"), std::string::npos) << r.out;
+}

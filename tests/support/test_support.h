@@ -1,0 +1,37 @@
+// Shared test helpers: a temporary folder that cleans itself up, and running the real `fas` binary.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace fas::testing {
+
+// A fresh folder under $TMPDIR, removed when the object goes away.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+// Runs `$FAS_BIN args...` (no shell) and captures its output.
+CommandResult RunFas(const std::vector<std::string>& args, const std::string& cwd = "");
+// Runs any program (no shell) and captures its output.
+CommandResult RunProgram(const std::vector<std::string>& argv, const std::string& cwd = "");
+
+std::string FasBinary();
+std::string SourceDir();  // the repository root
+std::string ReadFile(const std::string& path);
+void WriteFile(const std::string& path, const std::string& content);
+
+}  // namespace fas::testing
