@@ -8,6 +8,8 @@ launcher=()
 if command -v ccache >/dev/null; then
   # Precompiled headers need these sloppiness settings to be cached (ccache manual, "Precompiled headers").
   export CCACHE_SLOPPINESS=${CCACHE_SLOPPINESS:-pch_defines,time_macros,include_file_mtime,include_file_ctime}
+  # Paths relative to the root, so that several build folders share cache entries.
+  export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$root}
   launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 fi
 generator=()
