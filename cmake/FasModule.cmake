@@ -31,10 +31,12 @@ function(fas_module name)
   endif()
 endfunction()
 
-# fas_test(NAME SOURCES... DEPS ... [TORCH])
+# fas_test(NAME SOURCES... DEPS ... [TORCH] [LABELS ...] [FIXTURES ...])
 #   One GoogleTest binary = one ctest entry (trap 5: a LibTorch process costs 0.7 s to start).
+#   FIXTURES names ctest fixtures the test needs, e.g. `tiny_corpus` (the synthetic corpus written once per build
+#   by tests/integration/synth, found through $FAS_TINY_CORPUS).
 function(fas_test name)
-  cmake_parse_arguments(T "TORCH" "" "SOURCES;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(T "TORCH" "" "SOURCES;DEPS;LABELS;FIXTURES" ${ARGN})
   add_executable(${name} ${T_SOURCES})
   target_compile_options(${name} PRIVATE ${FAS_WARNINGS})
   target_link_libraries(${name} PRIVATE ${T_DEPS} GTest::gtest GTest::gtest_main fas_test_support)
@@ -44,6 +46,9 @@ function(fas_test name)
   endif()
   add_test(NAME ${name} COMMAND ${name} WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   set_tests_properties(${name} PROPERTIES
-    ENVIRONMENT "FAS_BIN=$<TARGET_FILE:fas>;FAS_SOURCE_DIR=${PROJECT_SOURCE_DIR};FAS_BUILD_DIR=${PROJECT_BINARY_DIR}"
+    ENVIRONMENT "FAS_BIN=$<TARGET_FILE:fas>;FAS_SOURCE_DIR=${PROJECT_SOURCE_DIR};FAS_BUILD_DIR=${PROJECT_BINARY_DIR};FAS_TINY_CORPUS=${PROJECT_BINARY_DIR}/fixtures/tiny_corpus"
     LABELS "${T_LABELS}")
+  if(T_FIXTURES)
+    set_tests_properties(${name} PROPERTIES FIXTURES_REQUIRED "${T_FIXTURES}")
+  endif()
 endfunction()
