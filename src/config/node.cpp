@@ -155,7 +155,8 @@ void ApplySet(ConfigNode& root, const std::string& assignment) {
     if (parts[i].empty()) throw ConfigError("--set '" + assignment + "' has an empty key part");
     if (node->kind == ConfigNode::Kind::kNull) node->kind = ConfigNode::Kind::kMap;
     if (node->kind != ConfigNode::Kind::kMap) {
-      throw ConfigError("--set '" + assignment + "': '" + parts[i - 1] + "' is not a mapping");
+      const std::string parent = i == 0 ? std::string("the config root") : "'" + parts[i - 1] + "'";
+      throw ConfigError("--set '" + assignment + "': " + parent + " is not a mapping (" + node->Where() + ")");
     }
     node = node->FindOrAdd(parts[i]);
   }
