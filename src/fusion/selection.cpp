@@ -1,0 +1,66 @@
+// Patchify and token selection: the two steps of FAS that decide which tokens the queries may look at.
+#include <limits>
+
+#include "fas/core/error.h"
+#include "fas/fusion/fusion.h"
+
+namespace fas {
+
+std::pair<torch::Tensor, torch::Tensor> Patchify(const torch::Tensor& x, const torch::Tensor& mask, int64_t s) {
+  const torch::Tensor m = mask.to(torch::kBool);
+  if (s <= 1) return {x, m};
+  const int64_t B = x.size(0), T = x.size(1), D = x.size(2);
+  const int64_t P = (T + s - 1) / s;
+  const int64_t pad = P * s - T;
+  torch::Tensor mf = m.to(x.dtype());
+  torch::Tensor xm = x * mf.unsqueeze(-1);
+  if (pad > 0) {
+    xm = torch::constant_pad_nd(xm, {0, 0, 0, pad});
+    mf = torch::constant_pad_nd(mf, {0, pad});
+  }
+  const torch::Tensor sums = xm.view({B, P, s, D}).sum(2);
+  const torch::Tensor counts = mf.view({B, P, s}).sum(2);
+  return {sums / counts.clamp_min(1).unsqueeze(-1), counts > 0};
+}
+
+TokenSelection SelectTokens(const torch::Tensor& tokens, const torch::Tensor& mask, const torch::Tensor& scores,
+                            int64_t k) {
+  if (k < 1) throw ConfigError("token selection needs k >= 1, got " + std::to_string(k));
+  const int64_t B = tokens.size(0), N = tokens.size(1), D = tokens.size(2);
+  const torch::Tensor m = mask.to(torch::kBool);
+  const int64_t kk = std::min(k, N);
+  const torch::Tensor masked_scores =
+      scores.detach().to(torch::kFloat).masked_fill(~m, -std::numeric_limits<float>::infinity());
+  torch::Tensor index = std::get<1>(masked_scores.topk(kk, /*dim=*/1));
+  torch::Tensor valid = m.gather(1, index);
+  // Time order for the selected tokens (and empty slots last) makes attention maps readable.
+  const torch::Tensor order = torch::where(valid, index, index + N).argsort(/*dim=*/1, /*descending=*/false);
+  index = index.gather(1, order);
+  valid = valid.gather(1, order);
+  torch::Tensor picked = tokens.gather(1, index.unsqueeze(-1).expand({B, kk, D})) * valid.unsqueeze(-1);
+  index = index.masked_fill(~valid, 0);
+  if (kk < k) {
+    picked = torch::constant_pad_nd(picked, {0, 0, 0, k - kk});
+    valid = torch::constant_pad_nd(valid, {0, k - kk});
+    index = torch::constant_pad_nd(index, {0, k - kk});
+  }
+  return {picked, valid, index};
+}
+
+TokenSelection TopKByEnergy(const torch::Tensor& tokens, const torch::Tensor& mask, int64_t k) {
+  return SelectTokens(tokens, mask, tokens.detach().norm(2, -1), k);
+}
+
+torch::Tensor RandomSelectionScores(const torch::Tensor& mask, int64_t k, bool training) {
+  const torch::Tensor m = mask.to(torch::kBool);
+  if (training) return torch::rand(m.sizes(), torch::TensorOptions().dtype(torch::kFloat).device(m.device()));
+  // Rank r of a valid token among the valid ones; keep ranks floor((j + 0.5) n / k), j < k: evenly spaced.
+  const torch::Tensor n = m.sum(1, /*keepdim=*/true).to(torch::kFloat);                     // [B, 1]
+  const torch::Tensor rank = m.to(torch::kLong).cumsum(1) - 1;                               // [B, N]
+  const torch::Tensor j = torch::arange(k, torch::TensorOptions().dtype(torch::kFloat).device(m.device()));
+  const torch::Tensor targets = ((j.unsqueeze(0) + 0.5) * n / static_cast<double>(k)).floor().to(torch::kLong);
+  const torch::Tensor chosen = (rank.unsqueeze(-1) == targets.unsqueeze(1)).any(-1) & m;     // [B, N]
+  return chosen.to(torch::kFloat);
+}
+
+}  // namespace fas

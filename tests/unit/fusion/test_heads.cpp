@@ -1,0 +1,151 @@
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "fas/core/error.h"
+#include "fas/fusion/fusion.h"
+
+namespace {
+
+constexpr int64_t kDa = 6, kDs = 10, kClasses = 7, kB = 3, kTa = 23, kTs = 17;
+
+int64_t Linear(int64_t in, int64_t out) { return in * out + out; }
+
+fas::FusionConfig SmallConfig() {
+  fas::FusionConfig c;
+  c.d_model = 16;
+  c.num_heads = 4;
+  c.patch_aco = 5;
+  c.patch_sem = 2;
+  c.k_aco = 3;
+  c.k_sem = 4;
+  return c;
+}
+
+// Rows of different lengths, with large garbage in the padding so that leaking it would show.
+fas::FusionInput Batch() {
+  torch::manual_seed(0);
+  fas::FusionInput in;
+  in.acoustic = torch::randn({kB, kTa, kDa});
+  in.semantic = torch::randn({kB, kTs, kDs});
+  in.acoustic_mask = torch::arange(kTa).unsqueeze(0) < torch::tensor({23, 11, 2}).unsqueeze(1);
+  in.semantic_mask = torch::arange(kTs).unsqueeze(0) < torch::tensor({17, 3, 9}).unsqueeze(1);
+  return in;
+}
+
+fas::FusionInput WithDifferentPadding(fas::FusionInput in) {
+  in.acoustic = torch::where(in.acoustic_mask.unsqueeze(-1), in.acoustic, torch::randn_like(in.acoustic) * 1e3);
+  in.semantic = torch::where(in.semantic_mask.unsqueeze(-1), in.semantic, torch::randn_like(in.semantic) * 1e3);
+  return in;
+}
+
+// Trainable parameters each head should have, written out from its architecture.
+int64_t ExpectedParameters(const std::string& head, const fas::FusionConfig& c, int64_t da, int64_t ds) {
+  const int64_t d = c.d_model, nq = c.num_queries, h = static_cast<int64_t>(c.mlp_ratio * d + 0.5);
+  const int64_t proj_a = Linear(da, d), proj_s = Linear(ds, d);
+  const int64_t block = 4 * Linear(d, d) + 2 * (2 * d) + Linear(d, h) + Linear(h, d);
+  auto classifier = [&](int64_t in) { return Linear(in, in / 2) + Linear(in / 2, kClasses); };
+  if (head == "fas" || head == "fas_random_select") {
+    const int64_t pooled = c.pooling == "flatten" ? nq * d : d;
+    return proj_a + proj_s + nq * d + block + classifier(pooled);
+  }
+  if (head == "fas_full_attention") return proj_a + proj_s + Linear(d, 1) + classifier(d);
+  if (head == "acoustic_only") return proj_a + Linear(d, 1) + classifier(d);
+  if (head == "semantic_only") return proj_s + Linear(d, 1) + classifier(d);
+  if (head == "concat") return proj_a + proj_s + classifier(2 * d);
+  if (head == "gated") return proj_a + proj_s + Linear(2 * d, d) + classifier(d);
+  if (head == "cross_attention") return proj_a + proj_s + block + classifier(d);
+  ADD_FAILURE() << "no expectation for " << head;
+  return -1;
+}
+
+TEST(Heads, EveryHeadHasItsShapeParameterCountAndIgnoresPadding) {
+  const auto c = SmallConfig();
+  for (const auto& name : fas::FusionHeadNames()) {
+    SCOPED_TRACE(name);
+    auto head = fas::MakeFusionHead(name, c, kDa, kDs, kClasses);
+    EXPECT_EQ(head->name(), name);
+    EXPECT_EQ(fas::CountTrainableParameters(*head), ExpectedParameters(name, c, kDa, kDs));
+    head->eval();
+    const auto in = Batch();
+    const auto out = head->Forward(in);
+    ASSERT_EQ(out.logits.sizes(), (std::vector<int64_t>{kB, kClasses}));
+    EXPECT_TRUE(torch::isfinite(out.logits).all().item<bool>());
+    EXPECT_TRUE(torch::allclose(out.logits, head->Forward(WithDifferentPadding(in)).logits, 1e-5, 1e-5));
+    if (out.attention.defined()) {
+      ASSERT_EQ(out.attention.dim(), 3);
+      EXPECT_EQ(out.attention.size(2), out.token_stream.size(1));
+      EXPECT_TRUE(torch::allclose(out.attention.sum(-1), torch::ones({kB, out.attention.size(1)}), 1e-5));
+      // No weight on empty slots.
+      EXPECT_EQ((out.attention * (out.token_stream == -1).unsqueeze(1)).sum().item<float>(), 0);
+    }
+    if (out.acoustic_share.defined()) {
+      ASSERT_EQ(out.acoustic_share.sizes(), (std::vector<int64_t>{kB}));
+      EXPECT_TRUE(((out.acoustic_share >= 0) & (out.acoustic_share <= 1)).all().item<bool>());
+    }
+    // Every trainable parameter takes part in the loss.
+    head->train();
+    head->zero_grad();
+    head->Forward(in).logits.logsumexp(-1).sum().backward();
+    for (const auto& p : head->named_parameters()) {
+      EXPECT_TRUE(p.value().grad().defined()) << p.key();
+    }
+  }
+}
+
+TEST(Heads, FasAttentionCoversTheSelectedTokensOfBothStreams) {
+  auto c = SmallConfig();
+  auto head = fas::MakeFusionHead("fas", c, kDa, kDs, kClasses);
+  head->eval();
+  const auto out = head->Forward(Batch());
+  ASSERT_EQ(out.attention.sizes(), (std::vector<int64_t>{kB, c.num_queries, c.k_aco + c.k_sem}));
+  // Row 2 has 2 acoustic frames → 1 patch of 5: one acoustic token, two empty acoustic slots.
+  EXPECT_EQ(out.token_stream[2].slice(0, 0, 3).eq(-1).sum().item<int64_t>(), 2);
+  const auto share = (out.attention * (out.token_stream == 0).unsqueeze(1)).sum(-1).mean(-1);
+  EXPECT_TRUE(torch::allclose(share, out.acoustic_share));
+}
+
+TEST(Heads, MeanPoolingAndSingleStreamMeanPooling) {
+  auto c = SmallConfig();
+  c.pooling = "mean";
+  c.single_stream_pooling = "mean";
+  for (const std::string name : {"fas", "acoustic_only"}) {
+    auto head = fas::MakeFusionHead(name, c, kDa, kDs, kClasses);
+    const int64_t pooled_extra = name == "fas" ? 0 : -Linear(c.d_model, 1);  // no attentive scorer
+    EXPECT_EQ(fas::CountTrainableParameters(*head), ExpectedParameters(name, c, kDa, kDs) + pooled_extra);
+    EXPECT_EQ(head->Forward(Batch()).logits.sizes(), (std::vector<int64_t>{kB, kClasses}));
+  }
+}
+
+TEST(Heads, RandomSelectIsDeterministicInEval) {
+  auto head = fas::MakeFusionHead("fas_random_select", SmallConfig(), kDa, kDs, kClasses);
+  head->eval();
+  const auto in = Batch();
+  EXPECT_TRUE(torch::equal(head->Forward(in).logits, head->Forward(in).logits));
+}
+
+TEST(Heads, PaperDimensionsCountAboutThePublishedFasSize) {
+  // The paper: 64-d acoustic (MingTok-Audio), 1280-d Whisper-large, d = 512, N_q = 2, 7 classes: 3.45M.
+  const fas::FusionConfig c;  // defaults are the paper's
+  auto head = fas::MakeFusionHead("fas", c, 64, 1280, 7);
+  const int64_t n = fas::CountTrainableParameters(*head);
+  EXPECT_EQ(n, 3321351);
+  EXPECT_NEAR(static_cast<double>(n), 3.45e6, 0.05 * 3.45e6);
+  // Concat and full attention match the paper's ablation table (1.22M, 0.82M).
+  EXPECT_NEAR(fas::CountTrainableParameters(*fas::MakeFusionHead("concat", c, 64, 1280, 7)), 1.22e6, 0.01e6);
+  EXPECT_NEAR(fas::CountTrainableParameters(*fas::MakeFusionHead("fas_full_attention", c, 64, 1280, 7)), 0.82e6,
+              0.01e6);
+}
+
+TEST(Heads, BadConfigAndUnknownNameAreConfigErrors) {
+  auto c = SmallConfig();
+  c.num_heads = 5;
+  EXPECT_THROW(fas::MakeFusionHead("fas", c, kDa, kDs, kClasses), fas::ConfigError);
+  try {
+    fas::MakeFusionHead("fsa", SmallConfig(), kDa, kDs, kClasses);
+    FAIL();
+  } catch (const fas::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("known: fas"), std::string::npos);
+  }
+}
+
+}  // namespace
