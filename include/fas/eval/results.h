@@ -1,0 +1,42 @@
+// The files an evaluation leaves in a run directory: eval/NAME/results.json (metrics, ARCHITECTURE.md) and
+// eval/NAME/predictions.jsonl (one line an utterance), both written atomically.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "fas/eval/metrics.h"
+
+namespace fas {
+
+struct LabelMapReport;
+
+struct ResultsInfo {
+  std::string model;     // the head / config name
+  std::string dataset;   // the evaluation's NAME (e.g. test, conflict, or a corpus)
+  std::string manifest;  // path of the evaluated manifest
+  std::string run;       // run directory
+  uint64_t seed = 0;
+  nlohmann::json label_map = nlohmann::json::object();  // what was mapped or dropped (LabelMapJson)
+};
+
+// {"kept", "mapped": {"exc->happy": n}, "dropped": {...}} of a label map applied to the evaluated manifest.
+nlohmann::json LabelMapJson(const LabelMapReport& report);
+
+// results.json's content: n, acc, ua, macro_f1, weighted_f1, labels, confusion, per_class, conflict and congruent
+// (same figures, plus semantic_bias_rate under conflict), model, dataset, manifest, seed, label_map.
+nlohmann::json ResultsJson(const EvalMetrics& metrics, const ResultsInfo& info);
+
+// A predictions.jsonl line, keys in this order: id, label, pred, probs ({class: p} in label-set order), and
+// text_label, conflict and acoustic_share where known.
+nlohmann::ordered_json PredictionJson(const Prediction& p, const std::vector<std::string>& label_order);
+
+// Computes the metrics and writes DIR/results.json and DIR/predictions.jsonl (DIR created). Returns the metrics.
+EvalMetrics WriteEvaluation(const std::string& dir, const std::vector<Prediction>& predictions,
+                            const std::vector<std::string>& label_order, const ResultsInfo& info);
+
+// The confusion matrix as an aligned text table (rows truth, columns prediction), for the terminal.
+std::string FormatConfusion(const ClassificationMetrics& m);
+
+}  // namespace fas
