@@ -34,6 +34,14 @@ std::vector<float> ReadAudio(const std::string& path, const AudioReadOptions& op
 // Written to a temporary file and renamed, so a killed process never leaves a half file under the real name.
 void WriteAudio(const std::string& path, const std::vector<float>& samples, int sample_rate);
 
+struct AudioWriteOptions {
+  int channels = 1;     // `samples` are interleaved when > 1
+  std::string subtype;  // "" = PCM_16; WAV: PCM_16, PCM_24, PCM_32, FLOAT; FLAC: PCM_16, PCM_24; OGG: VORBIS
+};
+// The same, with the channel count and sample format chosen (.ogg writes OGG/Vorbis).
+void WriteAudio(const std::string& path, const std::vector<float>& samples, int sample_rate,
+                const AudioWriteOptions& options);
+
 // High-quality resampling (soxr HQ). Returns the input unchanged when the rates match.
 std::vector<float> Resample(const std::vector<float>& samples, int from_rate, int to_rate);
 

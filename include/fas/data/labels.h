@@ -35,7 +35,8 @@ struct LabelMap {
 };
 
 LabelMap LoadLabelMap(const std::string& path);
-// configs/labels/<corpus>.yaml under the source tree or the installed share folder.
+// configs/labels/<corpus>.yaml, searched in $FAS_CONFIG_DIR/labels, ./configs/labels, then the source tree's
+// configs/labels; throws ConfigError listing the places looked at.
 std::string LabelMapPath(const std::string& corpus);
 
 // Counts of what a map did over a manifest, written into results and printed by preparers.
@@ -43,6 +44,8 @@ struct LabelMapReport {
   std::map<std::string, int> mapped;   // "exc->happy": count (and "neu->neutral" ...)
   std::map<std::string, int> dropped;  // original label: count
   int kept = 0;
+  // Counts one decision of LabelMap::Apply: `result` "" is a drop; a different name is a mapping.
+  void Record(const std::string& original, const std::string& result);
   std::string Summary() const;  // one line: "kept 120, mapped 30 (exc->happy 30), dropped 12 (fru 10, xxx 2)"
 };
 

@@ -26,6 +26,7 @@ struct SkippedLine {
   int line = 0;
   std::string id;  // when known
   std::string reason;
+  std::string manifest;  // the manifest it came from
 };
 
 struct ManifestReadOptions {
@@ -33,6 +34,8 @@ struct ManifestReadOptions {
   bool check_audio_exists = true;  // a missing audio file is a bad line
   bool require_label = false;      // a line without `label` is a bad line
   double max_duration = 3600;      // longer utterances are bad lines (resource limit)
+  std::vector<std::string> known_labels;  // when set, a `label`/`text_label` outside it is a bad line
+  bool allow_empty = false;               // otherwise a manifest with no usable line is an error
 };
 
 struct Manifest {
@@ -42,6 +45,8 @@ struct Manifest {
   std::vector<SkippedLine> skipped;
 };
 
+// Blank lines are ignored; a repeated id is a bad line. Every error reads `manifest:line: 'id': problem`. With
+// skip_bad the skips are logged (count and first reason) and returned in Manifest::skipped.
 Manifest ReadManifest(const std::string& path, const ManifestReadOptions& options = {});
 
 // Writes atomically (temporary file, fsync, rename). `audio` is written as stored in each Utterance.
