@@ -236,6 +236,16 @@ const std::vector<std::string>& FusionHeadNames() {
   return names;
 }
 
+HeadStreams FusionHeadStreams(const std::string& name) {
+  const auto& names = FusionHeadNames();
+  if (std::find(names.begin(), names.end(), name) == names.end()) {
+    std::string known;
+    for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
+    throw ConfigError("model.head: unknown fusion head '" + name + "' (known: " + known + ")");
+  }
+  return {name != "semantic_only", name != "acoustic_only"};
+}
+
 std::shared_ptr<FusionHeadImpl> MakeFusionHead(const std::string& name, const FusionConfig& c, int64_t da,
                                                int64_t ds, int64_t classes) {
   c.Validate();
@@ -248,9 +258,8 @@ std::shared_ptr<FusionHeadImpl> MakeFusionHead(const std::string& name, const Fu
   if (name == "concat") return std::make_shared<PooledFusionHead>(c, da, ds, classes, false);
   if (name == "gated") return std::make_shared<PooledFusionHead>(c, da, ds, classes, true);
   if (name == "cross_attention") return std::make_shared<CrossAttentionHead>(c, da, ds, classes);
-  std::string known;
-  for (const auto& n : FusionHeadNames()) known += (known.empty() ? "" : ", ") + n;
-  throw ConfigError("model.head: unknown fusion head '" + name + "' (known: " + known + ")");
+  FusionHeadStreams(name);  // throws, naming the known heads
+  throw ConfigError("model.head: no constructor for head '" + name + "'");
 }
 
 int64_t CountTrainableParameters(const torch::nn::Module& module) {

@@ -93,6 +93,13 @@ class FusionHeadImpl : public torch::nn::Module {
   virtual bool uses_semantic() const { return true; }
 };
 
+// Which pathways a named head reads (throws ConfigError on an unknown name, listing the known ones).
+struct HeadStreams {
+  bool acoustic = true;
+  bool semantic = true;
+};
+HeadStreams FusionHeadStreams(const std::string& name);
+
 // Builds a head by name (FusionHeadNames()); `acoustic_dim` / `semantic_dim` are the encoders' output widths.
 // Throws ConfigError on an unknown name, naming the known ones.
 std::shared_ptr<FusionHeadImpl> MakeFusionHead(const std::string& name, const FusionConfig& config,

@@ -15,6 +15,11 @@
 
 namespace fas {
 
+class SentencePiece;
+namespace models {
+class PathwayImpl;
+}
+
 // How a pathway's encoder is trained. frozen: weights loaded and fixed (features may be cached);
 // finetune: weights loaded and trained with the encoder learning rate; scratch: random init, trained.
 struct StreamTraining {
@@ -32,11 +37,48 @@ struct StreamTraining {
   }
 };
 
+// The sentencepiece model that turns transcripts into ids for a text semantic encoder. With `model` empty, the
+// trainer trains one on the training manifest's `field` (PrepareTokenizer) and writes its path into the run's
+// resolved config.
+struct TokenizerSpec {
+  std::string model;              // PREFIX.model
+  int vocab_size = 500;           // when trained here
+  std::string field = "asr_text"; // manifest field it is trained on and reads at run time (asr_text | text)
+  int max_tokens = 64;            // longer transcripts are truncated (bos / eos included)
+
+  template <class V>
+  void Visit(V& v) {
+    v("model", model, "sentencepiece .model; empty = train one on the training manifest");
+    v("vocab_size", vocab_size, "vocabulary size when trained here");
+    v("field", field, "manifest field holding the transcript: asr_text | text");
+    v("max_tokens", max_tokens, "truncation length, bos/eos included");
+  }
+};
+
+struct AcousticPathwayConfig : StreamTraining {
+  template <class V>
+  void Visit(V& v) {
+    StreamTraining::Visit(v);
+  }
+};
+
+struct SemanticPathwayConfig : StreamTraining {
+  std::string type = "text";  // text (transformer over the transcript) | whisper (encoder over the audio)
+  TokenizerSpec tokenizer;
+
+  template <class V>
+  void Visit(V& v) {
+    v("type", type, "text | whisper");
+    StreamTraining::Visit(v);
+    v("tokenizer", tokenizer);
+  }
+};
+
 struct ModelConfig {
   std::string head = "fas";  // FusionHeadNames(): fas, acoustic_only, semantic_only, concat, gated, ...
   FusionConfig fusion;
-  StreamTraining acoustic;
-  StreamTraining semantic;
+  AcousticPathwayConfig acoustic;
+  SemanticPathwayConfig semantic;
 
   template <class V>
   void Visit(V& v) {
@@ -49,6 +91,10 @@ struct ModelConfig {
   // Throws ConfigError naming the first bad field (`model.<key>`).
   void Validate() const;
 };
+
+// Trains the semantic tokenizer on `texts` into DIR/tokenizer.model when config.semantic.tokenizer.model is empty
+// (text pathway only), and points the config at it. Returns the model path ("" for whisper).
+std::string PrepareTokenizer(ModelConfig& config, const std::vector<std::string>& texts, const std::string& dir);
 
 // A batch. Give each pathway either its raw input or its cached features (the features win when both are set).
 // Masks are bool (true = real sample / token / frame); integer 0/1 masks are accepted too.
@@ -87,7 +133,10 @@ struct ParameterGroups {
 
 class SerModelImpl : public torch::nn::Module {
  public:
+  // Builds the encoders the config names (random init; BuildModel also loads weights).
   SerModelImpl(const ModelConfig& config, std::vector<std::string> labels);
+  // Loads frozen / finetune encoder weights (strict: names and shapes must match).
+  void LoadEncoderWeights();
 
   // Raw input → cacheable features: the acoustic encoder reads waveform + lengths; the semantic one reads
   // input_ids + attention_mask (type text) or waveform + lengths (type whisper). Call under torch::NoGradGuard
@@ -120,14 +169,17 @@ class SerModelImpl : public torch::nn::Module {
   FusionHeadImpl& head() { return *head_; }
 
  private:
-  torch::Tensor CombineLayers(const torch::Tensor& states, const torch::Tensor& layer_logits) const;
+  StreamFeatures Select(const std::vector<torch::Tensor>& states, const torch::Tensor& mask,
+                        const std::vector<int>& layers) const;
+  torch::Tensor Combine(const torch::Tensor& features, const torch::Tensor& layer_logits) const;
   void ApplyFreezing();
 
   ModelConfig config_;
   std::vector<std::string> labels_;
-  std::shared_ptr<torch::nn::Module> acoustic_encoder_;
-  std::shared_ptr<torch::nn::Module> semantic_encoder_;
-  torch::Tensor acoustic_layer_logits_;  // [S] softmax → layer weights
+  std::shared_ptr<models::PathwayImpl> acoustic_encoder_;  // null when the head does not read the pathway
+  std::shared_ptr<models::PathwayImpl> semantic_encoder_;
+  std::shared_ptr<SentencePiece> tokenizer_;
+  torch::Tensor acoustic_layer_logits_;  // [S] softmax → layer weights; undefined for one layer
   torch::Tensor semantic_layer_logits_;
   std::shared_ptr<FusionHeadImpl> head_;
 };

@@ -140,6 +140,10 @@ TEST(Heads, BadConfigAndUnknownNameAreConfigErrors) {
   auto c = SmallConfig();
   c.num_heads = 5;
   EXPECT_THROW(fas::MakeFusionHead("fas", c, kDa, kDs, kClasses), fas::ConfigError);
+  EXPECT_FALSE(fas::FusionHeadStreams("acoustic_only").semantic);
+  EXPECT_FALSE(fas::FusionHeadStreams("semantic_only").acoustic);
+  EXPECT_TRUE(fas::FusionHeadStreams("cross_attention").acoustic && fas::FusionHeadStreams("gated").semantic);
+  EXPECT_THROW(fas::FusionHeadStreams("fsa"), fas::ConfigError);
   try {
     fas::MakeFusionHead("fsa", SmallConfig(), kDa, kDs, kClasses);
     FAIL();
