@@ -143,15 +143,4 @@ void CopyCheckpoint(const std::string& source_dir, const std::string& dir) {
   t.Commit();
 }
 
-void WriteFileAtomic(const std::string& path, const std::string& bytes) {
-  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-  WriteAll(tmp, bytes);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string err = Errno();
-    ::unlink(tmp.c_str());
-    throw IoError("cannot rename '" + tmp + "' to '" + path + "': " + err);
-  }
-  FsyncPath(ParentOf(path), true);
-}
-
 }  // namespace fas

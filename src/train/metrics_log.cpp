@@ -3,7 +3,7 @@
 #include <sstream>
 
 #include "fas/core/error.h"
-#include "fas/train/checkpoint_folder.h"
+#include "fas/io/safetensors.h"
 
 namespace fas {
 

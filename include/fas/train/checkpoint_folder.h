@@ -41,7 +41,4 @@ std::string FindCheckpoint(const std::string& dir);
 // Copies a whole checkpoint folder to `dir` (hard links, one transaction): `best` from a just-written `last`.
 void CopyCheckpoint(const std::string& source_dir, const std::string& dir);
 
-// Writes a single file atomically: temporary file beside it, fsync, rename, fsync of the folder.
-void WriteFileAtomic(const std::string& path, const std::string& bytes);
-
 }  // namespace fas

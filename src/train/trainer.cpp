@@ -1,0 +1,409 @@
+#include "fas/train/trainer.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "fas/core/error.h"
+#include "fas/core/progress.h"
+#include "fas/train/checkpoint_folder.h"
+#include "fas/train/early_stopping.h"
+#include "fas/train/metrics_log.h"
+#include "fas/train/rng_state.h"
+#include "fas/train/schedule.h"
+#include "fas/train/stop_signal.h"
+
+namespace fs = std::filesystem;
+
+namespace fas {
+namespace {
+
+constexpr int kCheckpointFormat = 1;
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IoError("cannot read '" + path + "'");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+struct Trainer::State {
+  int64_t step = 0;            // optimizer steps done (skipped ones included: they consumed their batches)
+  int64_t epoch = 0;           // current epoch (0-based)
+  int64_t batch_in_epoch = 0;  // batches of `epoch` consumed
+  int nonfinite_in_row = 0;
+  int64_t last_eval_step = -1;
+  EarlyStopping early;
+  std::unique_ptr<MetricsLog> log;
+  std::unique_ptr<LrSchedule> schedule;
+  // Since the last metrics line.
+  double loss_sum = 0;
+  int64_t loss_steps = 0, examples = 0;
+  Clock::time_point log_start = Clock::now();
+  Clock::time_point run_start = Clock::now();
+
+  explicit State(const TrainConfig& c)
+      : early(c.best_metric, c.early_stopping.patience, c.early_stopping.min_delta) {}
+};
+
+Trainer::Trainer(TrainConfig config, TrainObjective& objective, TrainerOptions options)
+    : config_(std::move(config)), objective_(objective), options_(std::move(options)) {
+  config_.Validate();
+}
+
+Trainer::~Trainer() = default;
+
+std::string Trainer::CheckpointDir(const std::string& which) const {
+  return options_.run_dir + "/checkpoints/" + which;
+}
+
+void Trainer::BuildOptimizer() {
+  // Biases and normalisation weights (1-D tensors) take no weight decay, as HuggingFace's Trainer does.
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  base_lrs_.clear();
+  params_.clear();
+  for (const ParamGroup& g : objective_.ParameterGroups(config_)) {
+    std::vector<torch::Tensor> decay, no_decay;
+    for (const auto& p : g.params) {
+      if (!p.requires_grad()) continue;
+      (p.dim() >= 2 ? decay : no_decay).push_back(p);
+    }
+    for (auto* part : {&decay, &no_decay}) {
+      if (part->empty()) continue;
+      auto opts = std::make_unique<torch::optim::AdamWOptions>(g.lr);
+      opts->betas({config_.beta1, config_.beta2}).eps(config_.eps);
+      opts->weight_decay(part == &decay ? config_.weight_decay : 0.0);
+      groups.emplace_back(*part, std::move(opts));
+      base_lrs_.push_back(g.lr);
+      params_.insert(params_.end(), part->begin(), part->end());
+    }
+  }
+  if (params_.empty()) throw ConfigError("the model has no trainable parameters (every pathway frozen and no head?)");
+  optimizer_ = std::make_unique<torch::optim::AdamW>(groups, torch::optim::AdamWOptions(config_.lr));
+}
+
+void Trainer::SetLearningRates(double factor) {
+  auto& groups = optimizer_->param_groups();
+  for (size_t i = 0; i < groups.size(); ++i) {
+    static_cast<torch::optim::AdamWOptions&>(groups[i].options()).lr(base_lrs_[i] * factor);
+  }
+}
+
+// One optimizer step over `micro` batches: the gradient is that of the mean loss over all their examples.
+// Returns false when the step was skipped (a non-finite loss or gradient).
+bool Trainer::Step(int64_t micro, double& loss_out, double& grad_norm_out, int64_t& examples_out) {
+  for (auto& p : params_) p.mutable_grad() = torch::Tensor();
+  double loss_sum = 0;
+  int64_t examples = 0;
+  bool finite = true;
+  for (int64_t i = 0; i < micro; ++i) {
+    std::optional<BatchLoss> b = objective_.NextBatch();
+    if (!b) break;
+    const double value = b->loss.item<double>();
+    examples += b->examples;
+    // Later micro-batches are still drawn so that the data position stays where an uninterrupted run has it.
+    if (!std::isfinite(value)) finite = false;
+    if (!finite) continue;
+    loss_sum += value * static_cast<double>(b->examples);
+    (b->loss * static_cast<double>(b->examples)).backward();
+  }
+  examples_out = examples;
+  loss_out = examples > 0 ? loss_sum / static_cast<double>(examples) : 0.0;
+  grad_norm_out = std::nan("");
+  if (!finite || examples == 0) {
+    loss_out = std::nan("");
+    return false;
+  }
+  std::vector<torch::Tensor> grads;
+  for (auto& p : params_) {
+    if (p.grad().defined()) grads.push_back(p.grad());
+  }
+  for (auto& g : grads) g.div_(static_cast<double>(examples));
+  if (options_.after_backward) options_.after_backward(grads);
+
+  double sq = 0;
+  for (const auto& g : grads) sq += g.pow(2).sum().item<double>();
+  const double norm = std::sqrt(sq);
+  grad_norm_out = norm;
+  if (!std::isfinite(norm)) return false;
+  if (config_.grad_clip > 0 && norm > config_.grad_clip) {
+    const double scale = config_.grad_clip / (norm + 1e-6);  // as torch.nn.utils.clip_grad_norm_
+    for (auto& g : grads) g.mul_(scale);
+  }
+  SetLearningRates(state_->schedule->Factor(state_->step));
+  optimizer_->step();
+  return true;
+}
+
+void Trainer::LogStep(double loss, double grad_norm, int64_t examples) {
+  State& s = *state_;
+  if (std::isfinite(loss)) {
+    s.loss_sum += loss;
+    ++s.loss_steps;
+  }
+  s.examples += examples;
+  if (s.step % config_.log_every != 0 && s.step != total_steps_) return;
+  const double seconds = Seconds(s.log_start);
+  nlohmann::json j;
+  j["step"] = s.step;
+  j["epoch"] = s.epoch;
+  j["loss"] = s.loss_steps > 0 ? s.loss_sum / static_cast<double>(s.loss_steps) : std::nan("");
+  j["lr"] = base_lrs_.empty() ? 0.0 : config_.lr * s.schedule->Factor(s.step - 1);
+  j["grad_norm"] = grad_norm;
+  j["examples_per_s"] = seconds > 0 ? static_cast<double>(s.examples) / seconds : 0.0;
+  j["elapsed_s"] = Seconds(s.run_start);
+  j["seed"] = options_.seed;
+  if (s.log) s.log->Write(j);
+  spdlog::debug("step {} loss {:.4f} grad_norm {:.3f}", s.step, j["loss"].get<double>(), grad_norm);
+  s.loss_sum = 0;
+  s.loss_steps = 0;
+  s.examples = 0;
+  s.log_start = Clock::now();
+}
+
+void Trainer::Evaluate(TrainSummary& summary, bool& stop) {
+  State& s = *state_;
+  torch::nn::Module& model = objective_.model();
+  model.eval();
+  std::map<std::string, double> metrics;
+  {
+    torch::NoGradGuard no_grad;
+    metrics = objective_.EvaluateDev();
+  }
+  model.train();
+  s.last_eval_step = s.step;
+  summary.last_dev = metrics;
+  auto it = metrics.find(config_.best_metric);
+  if (it == metrics.end()) {
+    std::string known;
+    for (const auto& [k, v] : metrics) known += (known.empty() ? "" : ", ") + k;
+    throw ConfigError("train.best_metric '" + config_.best_metric + "' is not a dev metric; known: " + known);
+  }
+  const bool best = s.early.Update(it->second, s.step);
+  nlohmann::json j;
+  j["event"] = "eval";
+  j["split"] = "dev";
+  j["step"] = s.step;
+  j["epoch"] = s.epoch;
+  for (const auto& [k, v] : metrics) j[k] = v;
+  j["best"] = best;
+  j["seed"] = options_.seed;
+  if (s.log) s.log->Write(j);
+  spdlog::info("step {}: dev {} {:.4f}{} (loss {:.4f})", s.step, config_.best_metric, it->second,
+               best ? " (best)" : "", metrics.count("loss") ? metrics.at("loss") : std::nan(""));
+  SaveCheckpoint(CheckpointDir("last"));
+  if (best && options_.rank == 0) CopyCheckpoint(CheckpointDir("last"), CheckpointDir("best"));
+  if (s.early.ShouldStop()) {
+    spdlog::info("early stopping: no improvement of dev {} by more than {} in {} evaluations (best {:.4f} at step {})",
+                 config_.best_metric, config_.early_stopping.min_delta, config_.early_stopping.patience,
+                 s.early.best(), s.early.best_step());
+    summary.early_stopped = true;
+    stop = true;
+  }
+}
+
+void Trainer::SaveCheckpoint(const std::string& dir) {
+  if (options_.rank != 0) return;
+  const State& s = *state_;
+  CheckpointTransaction t(dir);
+  objective_.SaveWeights(t.Path("model.safetensors"));
+  torch::save(*optimizer_, t.Path("optimizer.pt"));
+  nlohmann::json j;
+  j["format"] = kCheckpointFormat;
+  j["seed"] = options_.seed;
+  j["step"] = s.step;
+  j["epoch"] = s.epoch;
+  j["batch_in_epoch"] = s.batch_in_epoch;
+  j["nonfinite_in_row"] = s.nonfinite_in_row;
+  j["last_eval_step"] = s.last_eval_step;
+  j["schedule"] = {{"kind", s.schedule->kind()},
+                   {"warmup_steps", s.schedule->warmup_steps()},
+                   {"total_steps", s.schedule->total_steps()},
+                   {"accumulation", config_.accumulation}};
+  j["early_stopping"] = {{"metric", s.early.metric()},
+                         {"best", s.early.has_best() ? nlohmann::json(s.early.best()) : nlohmann::json()},
+                         {"best_step", s.early.best_step()},
+                         {"bad_evals", s.early.bad_evals()}};
+  j["rng"] = RngState{CaptureTorchRng(), {}}.ToJson();
+  t.WriteFile("trainer_state.json", j.dump(2) + "\n");
+  t.WriteFile("config.yaml", options_.resolved_config);
+  t.Commit();
+}
+
+void Trainer::LoadCheckpoint(const std::string& dir) {
+  State& s = *state_;
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(ReadText(dir + "/trainer_state.json"));
+    if (j.at("format").get<int>() != kCheckpointFormat) {
+      throw IoError("checkpoint '" + dir + "' has format " + j.at("format").dump() + "; this fas reads format " +
+                    std::to_string(kCheckpointFormat));
+    }
+    if (j.at("seed").get<uint64_t>() != options_.seed) {
+      throw ConfigError("checkpoint '" + dir + "' was trained with seed " + j.at("seed").dump() +
+                        ", the config says " + std::to_string(options_.seed) + "; resume needs the same seed");
+    }
+    const int64_t planned = j.at("schedule").at("total_steps").get<int64_t>();
+    if (planned != total_steps_ || j.at("schedule").at("accumulation").get<int>() != config_.accumulation) {
+      spdlog::warn("resuming '{}' with a different plan ({} steps, accumulation {} before; {} and {} now): the "
+                   "schedule changes, so the result will differ from an uninterrupted run",
+                   dir, planned, j["schedule"]["accumulation"].dump(), total_steps_, config_.accumulation);
+    }
+    s.step = j.at("step").get<int64_t>();
+    s.epoch = j.at("epoch").get<int64_t>();
+    s.batch_in_epoch = j.at("batch_in_epoch").get<int64_t>();
+    s.nonfinite_in_row = j.at("nonfinite_in_row").get<int>();
+    s.last_eval_step = j.at("last_eval_step").get<int64_t>();
+    const auto& es = j.at("early_stopping");
+    s.early.Restore(es.at("best").is_null() ? 0.0 : es.at("best").get<double>(), es.at("best_step").get<int64_t>(),
+                    es.at("bad_evals").get<int>());
+  } catch (const nlohmann::json::exception& e) {
+    throw IoError("checkpoint '" + dir + "/trainer_state.json' is malformed: " + e.what());
+  }
+  objective_.LoadWeights(dir + "/model.safetensors");
+  try {
+    torch::load(*optimizer_, dir + "/optimizer.pt");
+  } catch (const c10::Error& e) {
+    throw IoError("cannot load the optimiser state '" + dir + "/optimizer.pt' (was the model changed?): " +
+                  e.what_without_backtrace());
+  }
+  RestoreTorchRng(RngState::FromJson(j.at("rng")).torch_cpu);
+}
+
+TrainSummary Trainer::Run(bool resume) {
+  TrainSummary summary;
+  const int64_t batches = objective_.BatchesPerEpoch();
+  if (batches <= 0) throw DataError("the training set gives no batches (empty manifest?)");
+  steps_per_epoch_ = (batches + config_.accumulation - 1) / config_.accumulation;
+  total_steps_ = steps_per_epoch_ * config_.epochs;
+  if (config_.max_steps > 0) total_steps_ = std::min(total_steps_, config_.max_steps);
+  warmup_steps_ = ResolveWarmupSteps(config_.warmup, total_steps_);
+
+  state_ = std::make_unique<State>(config_);
+  State& s = *state_;
+  s.schedule = std::make_unique<LrSchedule>(config_.schedule, warmup_steps_, total_steps_);
+  BuildOptimizer();
+  objective_.model().train();
+
+  const std::string metrics_path = options_.run_dir + "/metrics.jsonl";
+  if (resume) {
+    const std::string dir = FindCheckpoint(CheckpointDir("last"));
+    if (dir.empty()) {
+      throw IoError("nothing to resume in '" + options_.run_dir + "': no checkpoints/last (start without --resume)");
+    }
+    LoadCheckpoint(dir);
+    if (options_.rank == 0) MetricsLog::TruncateAfterStep(metrics_path, s.step);
+    spdlog::info("resumed '{}' at step {} (epoch {}, batch {})", dir, s.step, s.epoch, s.batch_in_epoch);
+  }
+  if (options_.rank == 0) {
+    fs::create_directories(options_.run_dir);
+    s.log = std::make_unique<MetricsLog>(metrics_path);
+  }
+  spdlog::info("training: {} batches an epoch, accumulation {}, {} steps an epoch, {} steps ({} warmup, {})", batches,
+               config_.accumulation, steps_per_epoch_, total_steps_, warmup_steps_, config_.schedule);
+
+  StopSignalScope signals;
+  Progress progress("train", total_steps_, "step");
+  if (s.step > 0) progress.Advance(s.step);
+  s.run_start = s.log_start = Clock::now();
+  bool stop = false;
+  while (s.step < total_steps_ && !stop) {
+    objective_.StartEpoch(s.epoch, s.batch_in_epoch);
+    const bool full_epoch = s.batch_in_epoch == 0;
+    const auto epoch_start = Clock::now();
+    while (s.batch_in_epoch < batches && s.step < total_steps_ && !stop) {
+      const int64_t micro = std::min<int64_t>(config_.accumulation, batches - s.batch_in_epoch);
+      double loss = 0, grad_norm = 0;
+      int64_t examples = 0;
+      const bool applied = Step(micro, loss, grad_norm, examples);
+      s.batch_in_epoch += micro;
+      ++s.step;
+      if (applied) {
+        s.nonfinite_in_row = 0;
+      } else {
+        ++summary.skipped_steps;
+        ++s.nonfinite_in_row;
+        spdlog::warn("step {}: non-finite {}; step skipped ({} in a row, at most {})", s.step,
+                     std::isfinite(loss) ? "gradient norm" : "loss", s.nonfinite_in_row, config_.max_nonfinite_steps);
+        if (s.nonfinite_in_row >= config_.max_nonfinite_steps) {
+          throw Error("training diverged: " + std::to_string(s.nonfinite_in_row) +
+                      " optimizer steps in a row had a non-finite loss or gradient (last at step " +
+                      std::to_string(s.step) + ", epoch " + std::to_string(s.epoch) +
+                      "); lower train.lr, set train.grad_clip, or check the data for broken audio");
+        }
+      }
+      LogStep(loss, grad_norm, examples);
+      progress.Advance(1, std::isfinite(loss) ? "loss " + std::to_string(loss).substr(0, 6) : "skipped");
+      if (config_.eval_every > 0 && s.step % config_.eval_every == 0) Evaluate(summary, stop);
+      if (options_.on_step) options_.on_step(s.step);
+      if (StopRequested()) break;
+    }
+    if (s.batch_in_epoch >= batches) {
+      if (full_epoch) summary.epoch_seconds.push_back(Seconds(epoch_start));
+      if (s.log) {
+        s.log->Write({{"event", "epoch"}, {"epoch", s.epoch}, {"step", s.step}, {"seconds", Seconds(epoch_start)},
+                      {"full", full_epoch}});
+      }
+      ++s.epoch;
+      s.batch_in_epoch = 0;
+      ++summary.epochs_completed;
+      if (config_.eval_every == 0 && !stop && !StopRequested()) Evaluate(summary, stop);
+    }
+    if (StopRequested()) {
+      SaveCheckpoint(CheckpointDir("last"));
+      summary.interrupted = true;
+      spdlog::warn("stopped at step {} ({}); checkpoints/last saved; continue with --resume", s.step,
+                   StopSignalNumber() != 0 ? "signal " + std::to_string(StopSignalNumber()) : "stop requested");
+      break;
+    }
+  }
+  progress.Finish();
+  if (!summary.interrupted) {
+    if (s.last_eval_step != s.step) Evaluate(summary, stop);  // saves `last` too
+  }
+  summary.steps = s.step;
+  if (s.early.has_best()) {
+    summary.best_value = s.early.best();
+    summary.best_step = s.early.best_step();
+  }
+  return summary;
+}
+
+void TrainConfig::Validate() const {
+  auto fail = [](const std::string& key, const std::string& why) { throw ConfigError("train." + key + " " + why); };
+  if (optimizer != "adamw") fail("optimizer", "'" + optimizer + "' is unknown; use adamw");
+  if (!(lr > 0)) fail("lr", "must be > 0");
+  if (!(encoder_lr >= 0)) fail("encoder_lr", "must be >= 0");
+  if (!(weight_decay >= 0)) fail("weight_decay", "must be >= 0");
+  if (!(beta1 >= 0 && beta1 < 1)) fail("beta1", "must be in [0, 1)");
+  if (!(beta2 >= 0 && beta2 < 1)) fail("beta2", "must be in [0, 1)");
+  if (!(eps > 0)) fail("eps", "must be > 0");
+  LrSchedule(schedule, 0, 1);  // throws on an unknown kind
+  if (!(warmup >= 0)) fail("warmup", "must be >= 0");
+  if (!(grad_clip >= 0)) fail("grad_clip", "must be >= 0 (0 = off)");
+  if (accumulation < 1) fail("accumulation", "must be >= 1");
+  if (global_batch < 0) fail("global_batch", "must be >= 0 (0 = off)");
+  if (max_steps < 0) fail("max_steps", "must be >= 0");
+  if (epochs < 1) fail("epochs", "must be >= 1");
+  if (!(label_smoothing >= 0 && label_smoothing < 1)) fail("label_smoothing", "must be in [0, 1)");
+  if (eval_every < 0) fail("eval_every", "must be >= 0 (0 = each epoch)");
+  if (log_every < 1) fail("log_every", "must be >= 1");
+  if (best_metric.empty()) fail("best_metric", "must name a dev metric (ua, acc, macro_f1, loss, ...)");
+  if (max_nonfinite_steps < 1) fail("max_nonfinite_steps", "must be >= 1");
+  if (threads < 0) fail("threads", "must be >= 0");
+  EarlyStopping(best_metric, early_stopping.patience, early_stopping.min_delta);  // validates both
+}
+
+}  // namespace fas
