@@ -80,6 +80,22 @@ std::string SubtypeName(int format) {
   }
 }
 
+// libsndfile quietly shortens a WAV whose data chunk runs past the end of the file and only notes it in its log
+// ("data : 64000 (should be 31978)"). A cut-off download must not pass as a shorter utterance, so that note is an
+// error here. Streaming writers put 0 or 0xFFFFFFFF in the header; those are not truncation.
+void CheckWavLength(const std::string& path, SNDFILE* file) {
+  char log[4096] = {0};
+  sf_command(file, SFC_GET_LOG_INFO, log, sizeof(log));
+  const char* line = std::strstr(log, "\ndata : ");
+  if (line == nullptr) return;
+  unsigned long long header = 0;
+  unsigned long long actual = 0;
+  if (std::sscanf(line, "\ndata : %llu (should be %llu)", &header, &actual) != 2) return;
+  if (header == 0 || header >= 0xFFFFFFFFull || actual >= header) return;
+  throw IoError(path + ": truncated WAV: the header promises " + std::to_string(header) +
+                " bytes of audio data but the file holds " + std::to_string(actual));
+}
+
 SndfilePtr Open(const std::string& path, SF_INFO& info) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) throw IoError(path + ": audio file not found");
@@ -95,6 +111,7 @@ SndfilePtr Open(const std::string& path, SF_INFO& info) {
     throw IoError(path + ": invalid audio header (sample rate " + std::to_string(info.samplerate) + ", " +
                   std::to_string(info.channels) + " channels)");
   }
+  if ((info.format & SF_FORMAT_TYPEMASK) == SF_FORMAT_WAV) CheckWavLength(path, file.get());
   return file;
 }
 
