@@ -1,0 +1,227 @@
+#include <gtest/gtest.h>
+
+#include <cstdio>
+
+#include "fas/core/error.h"
+#include "fas/encoders/wav2vec2.h"
+#include "support/test_support.h"
+
+namespace {
+
+using fas::testing::SourceDir;
+using fas::testing::TempDir;
+using fas::testing::WriteFile;
+
+std::string Fixture(const std::string& variant, const std::string& file) {
+  return SourceDir() + "/tests/fixtures/acoustic/" + variant + "/" + file;
+}
+
+fas::AcousticEncoder LoadVariant(const std::string& variant, fas::LoadReport* report = nullptr) {
+  fas::AcousticEncoderConfig c;
+  c.hf_config = Fixture(variant, "config.json");
+  c = fas::ResolveAcousticConfig(c);
+  fas::AcousticEncoder enc(c);
+  auto r = enc->LoadWeights(Fixture(variant, "model.safetensors"));
+  if (report) *report = r;
+  enc->eval();
+  return enc;
+}
+
+// Largest |a - b| over the valid frames of each row.
+double MaxAbsValid(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& frame_lengths) {
+  double worst = 0;
+  for (int64_t i = 0; i < a.size(0); ++i) {
+    const int64_t n = frame_lengths[i].item<int64_t>();
+    auto d = (a[i].slice(0, 0, n) - b[i].slice(0, 0, n)).abs().max().item<double>();
+    worst = std::max(worst, d);
+  }
+  return worst;
+}
+
+class Parity : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Parity, EveryHiddenStateMatchesTheReference) {
+  const std::string variant = GetParam();
+  auto enc = LoadVariant(variant);
+  fas::SafeTensorsFile io(Fixture(variant, "io.safetensors"));
+  const auto waveform = io.Get("waveform"), lengths = io.Get("lengths"), frames = io.Get("frame_lengths");
+  // Both paths: autograd-free training code (live weights) and InferenceMode (folded weight norm, fused QKV).
+  for (const bool inference : {false, true}) {
+    fas::EncoderOutput out;
+    if (inference) {
+      c10::InferenceMode guard;
+      out = enc->forward(waveform, lengths);
+    } else {
+      torch::NoGradGuard guard;
+      out = enc->forward(waveform, lengths);
+    }
+    EXPECT_TRUE(torch::equal(out.lengths, frames));
+    ASSERT_EQ(out.hidden_states.size(), static_cast<size_t>(enc->num_layers() + 1));
+    double worst = 0;
+    for (size_t i = 0; i < out.hidden_states.size(); ++i) {
+      const auto ref = io.Get("hidden_states." + std::to_string(i));
+      ASSERT_EQ(out.hidden_states[i].sizes(), ref.sizes()) << i;
+      const double err = MaxAbsValid(out.hidden_states[i], ref, frames);
+      EXPECT_LT(err, 1e-4) << variant << " hidden_states." << i;
+      worst = std::max(worst, err);
+    }
+    std::printf("parity %-30s %-9s max abs error %.3g over %zu hidden states\n", variant.c_str(),
+                inference ? "inference" : "no-grad", worst, out.hidden_states.size());
+    EXPECT_EQ(out.mask.sum().item<int64_t>(), frames.sum().item<int64_t>());
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Acoustic, Parity,
+                         ::testing::Values("wav2vec2_postln_group", "wav2vec2_preln_layer",
+                                           "hubert_postln_layer_noprojln", "hubert_preln_group",
+                                           "wavlm_postln_group", "wavlm_preln_layer"));
+
+TEST(Wav2Vec2, CheckpointHeadsAreSkippedOnPurposeAndSpellingsMap) {
+  fas::LoadReport report;
+  LoadVariant("wav2vec2_preln_layer", &report);  // prefix wav2vec2., parametrizations.* spelling, CTC head
+  EXPECT_EQ(report.skipped, (std::vector<std::string>{"lm_head.bias", "lm_head.weight", "quantizer.codevectors"}));
+  EXPECT_TRUE(report.missing_optional.empty());
+  LoadVariant("hubert_postln_layer_noprojln", &report);  // no masked_spec_embed in the checkpoint
+  EXPECT_EQ(report.missing_optional, (std::vector<std::string>{"masked_spec_embed"}));
+}
+
+TEST(Wav2Vec2, WrongArchitectureIsAStrictLoadError) {
+  fas::AcousticEncoderConfig c = fas::ReadHfAcousticConfig(Fixture("wav2vec2_postln_group", "config.json"));
+  c.hidden_size = 48;
+  c.num_attention_heads = 4;
+  fas::AcousticEncoder enc(c);
+  try {
+    enc->LoadWeights(Fixture("wav2vec2_postln_group", "model.safetensors"));
+    FAIL() << "loaded into the wrong shape";
+  } catch (const fas::ModelError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("expected [48"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("got") == std::string::npos ? msg.find("has shape [") : 0, std::string::npos) << msg;
+  }
+  // WavLM weights in a wav2vec2 model: WavLM-only tensors are unexpected, named.
+  fas::AcousticEncoderConfig w = fas::ReadHfAcousticConfig(Fixture("wavlm_postln_group", "config.json"));
+  w.type = "wav2vec2";
+  fas::AcousticEncoder plain(w);
+  try {
+    plain->LoadWeights(Fixture("wavlm_postln_group", "model.safetensors"));
+    FAIL();
+  } catch (const fas::ModelError& e) {
+    EXPECT_NE(std::string(e.what()).find("gru_rel_pos"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Wav2Vec2, PaddingDoesNotChangeValidFrames) {
+  // A layer-norm front end sees each row alone, so a padded batch must give each row what it gives unpadded.
+  auto enc = LoadVariant("wav2vec2_preln_layer");
+  fas::SafeTensorsFile io(Fixture("wav2vec2_preln_layer", "io.safetensors"));
+  const auto waveform = io.Get("waveform"), lengths = io.Get("lengths");
+  c10::InferenceMode guard;
+  auto batch = enc->forward(waveform, lengths);
+  const int64_t n = lengths[2].item<int64_t>();
+  auto alone = enc->forward(waveform.slice(0, 2, 3).slice(1, 0, n));
+  const int64_t frames = alone.lengths[0].item<int64_t>();
+  for (size_t i = 0; i < batch.hidden_states.size(); ++i) {
+    auto diff = (batch.hidden_states[i][2].slice(0, 0, frames) - alone.hidden_states[i][0]).abs().max();
+    EXPECT_LT(diff.item<double>(), 1e-4) << i;
+  }
+}
+
+TEST(Wav2Vec2, FullSizeBaseHasHuggingFacesParameterCountAndShapes) {
+  TempDir d;
+  WriteFile(d / "config.json", R"({"model_type": "wav2vec2"})");
+  fas::AcousticEncoder enc(fas::ReadHfAcousticConfig(d / "config.json"));
+  int64_t count = 0;
+  for (const auto& p : enc->parameters()) count += p.numel();
+  EXPECT_EQ(count, 94371712);  // HuggingFace Wav2Vec2Model(Wav2Vec2Config()), masked_spec_embed included
+  enc->eval();
+  c10::InferenceMode guard;
+  auto out = enc->forward(torch::randn({2, 16000}) * 0.1, torch::tensor({16000, 12000}));
+  ASSERT_EQ(out.hidden_states.size(), 13u);
+  for (const auto& h : out.hidden_states) EXPECT_EQ(h.sizes(), (std::vector<int64_t>{2, 49, 768}));
+  EXPECT_TRUE(torch::equal(out.lengths, torch::tensor({49, 37})));
+  EXPECT_TRUE(torch::isfinite(out.last_hidden_state()).all().item<bool>());
+}
+
+TEST(Wav2Vec2, TrainingStepReachesEveryTrainableParameter) {
+  fas::AcousticEncoderConfig c;
+  c.type = "wavlm";
+  c.conv_dim = {16, 16};
+  c.conv_kernel = {10, 4};
+  c.conv_stride = {5, 4};
+  c.hidden_size = 16;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 2;
+  c.intermediate_size = 32;
+  c.num_conv_pos_embeddings = 4;
+  c.num_conv_pos_embedding_groups = 2;
+  c.num_buckets = 16;
+  c.max_bucket_distance = 32;
+  c.mask_time_prob = 0.5;
+  c.mask_time_length = 2;
+  c.layerdrop = 0.5;
+  fas::AcousticEncoder enc(c);
+  enc->DisableLayerDrop();
+  enc->train();
+  fas::EncoderInput input;
+  input.waveform = torch::randn({2, 2000});
+  input.lengths = torch::tensor({2000, 1500});
+  auto out = enc->Encode(input);
+  fas::LayerWeightedSum sum(enc->num_layers() + 1);
+  EXPECT_TRUE(torch::allclose(sum->weights(), torch::full({3}, 1.0 / 3)));
+  auto pooled = sum(out.hidden_states);
+  (pooled * out.mask.unsqueeze(-1)).pow(2).mean().backward();
+  for (const auto& p : enc->named_parameters()) {
+    if (p.key() == "masked_spec_embed") continue;  // used only where a span was masked
+    EXPECT_TRUE(p.value().grad().defined() && p.value().grad().abs().sum().item<double>() > 0) << p.key();
+  }
+  EXPECT_TRUE(sum->layer_logits.grad().defined());
+  auto stacked = sum->Stacked(torch::stack(out.hidden_states, 1));
+  EXPECT_TRUE(torch::allclose(stacked, pooled));
+}
+
+TEST(Wav2Vec2, FreezingAndUnfreezeAfterSteps) {
+  fas::AcousticEncoderConfig c;
+  c.num_hidden_layers = 1;
+  c.freeze = "all";
+  c.unfreeze_after_steps = 10;
+  fas::AcousticEncoder enc(c);
+  auto trainable = [&](const std::string& prefix) {
+    bool any = false;
+    for (const auto& p : enc->named_parameters()) {
+      if (p.key().rfind(prefix, 0) == 0) any = any || p.value().requires_grad();
+    }
+    return any;
+  };
+  EXPECT_FALSE(trainable("encoder."));
+  enc->OnTrainStep(9);
+  EXPECT_EQ(enc->freeze(), "all");
+  enc->OnTrainStep(10);
+  EXPECT_EQ(enc->freeze(), "feature_extractor");
+  EXPECT_TRUE(trainable("encoder."));
+  EXPECT_FALSE(trainable("feature_extractor."));
+  enc->OnTrainStep(11);  // relaxes once only
+  EXPECT_EQ(enc->freeze(), "feature_extractor");
+  EXPECT_THROW(enc->SetFreeze("half"), fas::ConfigError);
+}
+
+TEST(Wav2Vec2, BadInputsAndConfigsAreCleanErrors) {
+  fas::AcousticEncoderConfig c;
+  c.num_hidden_layers = 1;
+  fas::AcousticEncoder enc(c);
+  EXPECT_THROW(enc->forward(torch::zeros({1, 300})), fas::DataError);  // below the 400-sample receptive field
+  EXPECT_THROW(enc->forward(torch::zeros({1, 1000}), torch::tensor({2000})), fas::DataError);
+  EXPECT_THROW(enc->forward(torch::zeros({1000})), fas::DataError);
+  EXPECT_EQ(c.ReceptiveField(), 400);
+  EXPECT_EQ(c.FrameStride(), 320);
+  c.num_attention_heads = 5;
+  EXPECT_THROW(c.Validate(), fas::ConfigError);
+  TempDir d;
+  WriteFile(d / "bert.json", R"({"model_type": "bert"})");
+  EXPECT_THROW(fas::ReadHfAcousticConfig(d / "bert.json"), fas::ConfigError);
+  WriteFile(d / "bad.json", R"({"model_type": "hubert", "hidden_size": "big"})");
+  EXPECT_THROW(fas::ReadHfAcousticConfig(d / "bad.json"), fas::ConfigError);
+  WriteFile(d / "bn.json", R"({"model_type": "hubert", "conv_pos_batch_norm": true})");
+  EXPECT_THROW(fas::ReadHfAcousticConfig(d / "bn.json"), fas::ConfigError);
+}
+
+}  // namespace
