@@ -134,6 +134,10 @@ TEST(Heads, PaperDimensionsCountAboutThePublishedFasSize) {
   EXPECT_NEAR(fas::CountTrainableParameters(*fas::MakeFusionHead("concat", c, 64, 1280, 7)), 1.22e6, 0.01e6);
   EXPECT_NEAR(fas::CountTrainableParameters(*fas::MakeFusionHead("fas_full_attention", c, 64, 1280, 7)), 0.82e6,
               0.01e6);
+  for (const auto& name : fas::FusionHeadNames()) {
+    std::cout << "paper dims (64-d acoustic, 1280-d Whisper, d 512, 7 classes): " << name << " "
+              << fas::CountTrainableParameters(*fas::MakeFusionHead(name, c, 64, 1280, 7)) << "\n";
+  }
 }
 
 TEST(Heads, BadConfigAndUnknownNameAreConfigErrors) {
