@@ -66,6 +66,7 @@ nlohmann::json ResultsJson(const EvalMetrics& metrics, const ResultsInfo& info) 
   j["run"] = info.run;
   j["seed"] = info.seed;
   j["label_map"] = info.label_map;
+  if (info.trainable_parameters >= 0) j["trainable_parameters"] = info.trainable_parameters;
   return j;
 }
 

@@ -19,13 +19,16 @@ struct ResultsInfo {
   std::string run;       // run directory
   uint64_t seed = 0;
   nlohmann::json label_map = nlohmann::json::object();  // what was mapped or dropped (LabelMapJson)
+  // For the paper's tables (fas tables): the model's trainable parameter count, written when known (>= 0).
+  int64_t trainable_parameters = -1;
 };
 
 // {"kept", "mapped": {"exc->happy": n}, "dropped": {...}} of a label map applied to the evaluated manifest.
 nlohmann::json LabelMapJson(const LabelMapReport& report);
 
 // results.json's content: n, acc, ua, macro_f1, weighted_f1, labels, confusion, per_class, conflict and congruent
-// (same figures, plus semantic_bias_rate under conflict), model, dataset, manifest, seed, label_map.
+// (same figures, plus semantic_bias_rate under conflict), model, dataset, manifest, seed, label_map, and
+// trainable_parameters when known.
 nlohmann::json ResultsJson(const EvalMetrics& metrics, const ResultsInfo& info);
 
 // A predictions.jsonl line, keys in this order: id, label, pred, probs ({class: p} in label-set order), and
