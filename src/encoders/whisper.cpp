@@ -1,0 +1,325 @@
+#include "fas/encoders/whisper.h"
+
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+#include "fas/audio/features.h"
+#include "fas/core/error.h"
+
+namespace fas {
+namespace whisper_detail {
+
+constexpr int kSampleRate = 16000;
+constexpr int kHop = 160;
+
+torch::Tensor Activate(const std::string& name, const torch::Tensor& x) {
+  if (name == "gelu") return torch::gelu(x);
+  if (name == "gelu_new" || name == "gelu_pytorch_tanh") return torch::gelu(x, "tanh");
+  if (name == "relu") return torch::relu(x);
+  return torch::silu(x);
+}
+
+// WhisperAttention: the key projection has no bias; queries are scaled by head_dim^-0.5.
+class SelfAttentionImpl : public torch::nn::Module {
+ public:
+  explicit SelfAttentionImpl(const WhisperEncoderConfig& c)
+      : k_proj(register_module("k_proj", torch::nn::Linear(torch::nn::LinearOptions(c.d_model, c.d_model).bias(false)))),
+        v_proj(register_module("v_proj", torch::nn::Linear(c.d_model, c.d_model))),
+        q_proj(register_module("q_proj", torch::nn::Linear(c.d_model, c.d_model))),
+        out_proj(register_module("out_proj", torch::nn::Linear(c.d_model, c.d_model))),
+        heads_(c.encoder_attention_heads),
+        dropout_(c.attention_dropout) {}
+
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& additive_mask) {
+    const int64_t B = x.size(0), T = x.size(1), D = x.size(2), d = D / heads_;
+    auto split = [&](const torch::Tensor& t) { return t.view({B, T, heads_, d}).transpose(1, 2); };
+    auto q = split(q_proj(x) * std::pow(static_cast<double>(d), -0.5)), k = split(k_proj(x)), v = split(v_proj(x));
+    auto scores = torch::matmul(q, k.transpose(-1, -2));
+    if (additive_mask.defined()) scores = scores + additive_mask;
+    auto probs = torch::dropout(torch::softmax(scores, -1), dropout_, is_training());
+    return out_proj(torch::matmul(probs, v).transpose(1, 2).reshape({B, T, D}));
+  }
+
+  torch::nn::Linear k_proj, v_proj, q_proj, out_proj;
+
+ private:
+  int64_t heads_;
+  double dropout_;
+};
+TORCH_MODULE(SelfAttention);
+
+// WhisperEncoderLayer: pre-LN self-attention and feed-forward blocks.
+class LayerImpl : public torch::nn::Module {
+ public:
+  explicit LayerImpl(const WhisperEncoderConfig& c)
+      : self_attn(register_module("self_attn", SelfAttention(c))),
+        self_attn_layer_norm(register_module("self_attn_layer_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.d_model})))),
+        fc1(register_module("fc1", torch::nn::Linear(c.d_model, c.encoder_ffn_dim))),
+        fc2(register_module("fc2", torch::nn::Linear(c.encoder_ffn_dim, c.d_model))),
+        final_layer_norm(register_module("final_layer_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.d_model})))),
+        act_(c.activation_function),
+        dropout_(c.dropout),
+        activation_dropout_(c.activation_dropout) {}
+
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& additive_mask) {
+    auto h = x + torch::dropout(self_attn(self_attn_layer_norm(x), additive_mask), dropout_, is_training());
+    auto f = torch::dropout(Activate(act_, fc1(final_layer_norm(h))), activation_dropout_, is_training());
+    return h + torch::dropout(fc2(f), dropout_, is_training());
+  }
+
+  SelfAttention self_attn;
+  torch::nn::LayerNorm self_attn_layer_norm;
+  torch::nn::Linear fc1, fc2;
+  torch::nn::LayerNorm final_layer_norm;
+
+ private:
+  std::string act_;
+  double dropout_, activation_dropout_;
+};
+
+LogMelConfig MelConfig(const WhisperEncoderConfig& c) {
+  LogMelConfig m;
+  m.sample_rate = kSampleRate;
+  m.n_fft = 400;
+  m.hop_length = kHop;
+  m.n_mels = static_cast<int>(c.num_mel_bins);
+  m.log = "whisper";
+  m.drop_last_frame = true;
+  return m;
+}
+
+// conv2 (kernel 3, stride 2, padding 1) output frames for `mel` input frames.
+torch::Tensor ConvLengths(const torch::Tensor& mel) { return torch::div(mel - 1, 2, "floor") + 1; }
+
+// True where frame t < length[b]: [B, T].
+torch::Tensor LengthMask(const torch::Tensor& lengths, int64_t T) {
+  return torch::arange(T, lengths.options()).unsqueeze(0) < lengths.unsqueeze(1);
+}
+
+}  // namespace whisper_detail
+
+using namespace whisper_detail;
+
+void WhisperEncoderConfig::Validate() const {
+  auto fail = [](const std::string& m) { throw ConfigError("whisper encoder: " + m); };
+  if (framing != "window" && framing != "variable") fail("framing must be window or variable, got '" + framing + "'");
+  if (num_mel_bins <= 0) fail("num_mel_bins must be positive");
+  if (d_model <= 0 || encoder_attention_heads <= 0 || d_model % encoder_attention_heads != 0) {
+    fail("d_model (" + std::to_string(d_model) + ") must be a positive multiple of encoder_attention_heads (" +
+         std::to_string(encoder_attention_heads) + ")");
+  }
+  if (d_model % 2 != 0 || d_model < 4) fail("d_model must be even and at least 4 (sinusoidal positions)");
+  if (encoder_layers < 0 || encoder_ffn_dim <= 0 || max_source_positions <= 0) {
+    fail("encoder_layers, encoder_ffn_dim and max_source_positions must be positive");
+  }
+  if (activation_function != "gelu" && activation_function != "gelu_new" &&
+      activation_function != "gelu_pytorch_tanh" && activation_function != "relu" && activation_function != "silu" &&
+      activation_function != "swish") {
+    fail("activation_function '" + activation_function + "' is not one of gelu, gelu_new, relu, silu");
+  }
+  const int64_t frames = (window_samples() / kHop - 1) / 2 + 1;
+  if (chunk_length <= 0 || frames > max_source_positions) {
+    fail("chunk_length " + std::to_string(chunk_length) + " s must be positive and give at most max_source_positions (" +
+         std::to_string(max_source_positions) + ") encoder frames of 20 ms");
+  }
+  for (double p : {dropout, attention_dropout, activation_dropout}) {
+    if (p < 0 || p >= 1) fail("dropout probabilities must be in [0, 1)");
+  }
+}
+
+int64_t WhisperEncoderConfig::window_samples() const {
+  return static_cast<int64_t>(std::llround(chunk_length * kSampleRate));
+}
+
+WhisperEncoderConfig ReadHfWhisperConfig(const std::string& path) {
+  using nlohmann::json;
+  std::ifstream in(path);
+  if (!in) throw IoError("cannot read HuggingFace config " + path);
+  json j;
+  try {
+    j = json::parse(in);
+  } catch (const json::exception& e) {
+    throw IoError(path + ": not valid JSON (" + e.what() + ")");
+  }
+  if (j.value("model_type", std::string()) != "whisper") {
+    throw ConfigError(path + ": model_type is not whisper");
+  }
+  // HuggingFace's WhisperConfig defaults, overridden by the file.
+  WhisperEncoderConfig c;
+  c.num_mel_bins = 80;
+  c.d_model = 384;
+  c.encoder_layers = 4;
+  c.encoder_attention_heads = 6;
+  c.encoder_ffn_dim = 1536;
+  c.max_source_positions = 1500;
+  try {
+    c.num_mel_bins = j.value("num_mel_bins", c.num_mel_bins);
+    c.d_model = j.value("d_model", c.d_model);
+    c.encoder_layers = j.value("encoder_layers", c.encoder_layers);
+    c.encoder_attention_heads = j.value("encoder_attention_heads", c.encoder_attention_heads);
+    c.encoder_ffn_dim = j.value("encoder_ffn_dim", c.encoder_ffn_dim);
+    c.max_source_positions = j.value("max_source_positions", c.max_source_positions);
+    c.activation_function = j.value("activation_function", c.activation_function);
+    c.dropout = j.value("dropout", c.dropout);
+    c.attention_dropout = j.value("attention_dropout", c.attention_dropout);
+    c.activation_dropout = j.value("activation_dropout", c.activation_dropout);
+  } catch (const json::exception& e) {
+    throw ConfigError(path + ": a field has the wrong type (" + e.what() + ")");
+  }
+  // The released models see exactly max_source_positions * 2 mel frames (30 s for 1500).
+  c.chunk_length = static_cast<double>(c.max_source_positions * 2 * kHop) / kSampleRate;
+  return c;
+}
+
+WhisperEncoderConfig ResolveWhisperConfig(const WhisperEncoderConfig& config) {
+  if (config.hf_config.empty()) return config;
+  WhisperEncoderConfig c = ReadHfWhisperConfig(config.hf_config);
+  c.hf_config = config.hf_config;
+  c.weights = config.weights;
+  c.freeze = config.freeze;
+  c.framing = config.framing;
+  return c;
+}
+
+const NameMap& WhisperNameMap() {
+  static const NameMap map{/*strip_prefixes=*/{"model.encoder.", "encoder."},
+                           /*aliases=*/{},
+                           /*skip=*/{"model.decoder.*", "decoder.*", "proj_out.*"},
+                           /*optional=*/{}};
+  return map;
+}
+
+torch::Tensor WhisperSinusoids(int64_t length, int64_t channels) {
+  const int64_t half = channels / 2;
+  const double increment = std::log(10000.0) / static_cast<double>(half - 1);
+  auto inv = torch::exp(-increment * torch::arange(half, torch::kFloat64));
+  auto scaled = torch::arange(length, torch::kFloat64).unsqueeze(1) * inv.unsqueeze(0);
+  return torch::cat({torch::sin(scaled), torch::cos(scaled)}, 1).to(torch::kFloat32);
+}
+
+WhisperEncoderImpl::WhisperEncoderImpl(const WhisperEncoderConfig& config) : config_(config) {
+  config_.Validate();
+  const int64_t D = config_.d_model;
+  conv1 = register_module("conv1", torch::nn::Conv1d(torch::nn::Conv1dOptions(config_.num_mel_bins, D, 3).padding(1)));
+  conv2 = register_module("conv2", torch::nn::Conv1d(torch::nn::Conv1dOptions(D, D, 3).stride(2).padding(1)));
+  embed_positions = register_module("embed_positions", torch::nn::Embedding(config_.max_source_positions, D));
+  layers = register_module("layers", torch::nn::ModuleList());
+  for (int64_t i = 0; i < config_.encoder_layers; ++i) layers->push_back(std::make_shared<LayerImpl>(config_));
+  layer_norm = register_module("layer_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({D})));
+  // As HuggingFace: fixed sinusoidal positions, never trained.
+  torch::NoGradGuard no_grad;
+  embed_positions->weight.copy_(WhisperSinusoids(config_.max_source_positions, D));
+  embed_positions->weight.set_requires_grad(false);
+}
+
+std::pair<torch::Tensor, torch::Tensor> WhisperEncoderImpl::Features(const torch::Tensor& waveform_in,
+                                                                     const torch::Tensor& lengths_in) const {
+  if (!waveform_in.defined() || waveform_in.dim() != 2) {
+    throw DataError("whisper encoder: waveform must be a [batch, samples] tensor");
+  }
+  auto waveform = waveform_in.to(torch::kCPU, torch::kFloat32);
+  const int64_t B = waveform.size(0), T = waveform.size(1);
+  auto lengths = lengths_in.defined() ? lengths_in.to(torch::kCPU, torch::kInt64)
+                                      : torch::full({B}, T, torch::kInt64);
+  if (lengths.dim() != 1 || lengths.size(0) != B) throw DataError("whisper encoder: lengths must be [batch]");
+  if (B > 0 && (lengths.min().item<int64_t>() < 1 || lengths.max().item<int64_t>() > T)) {
+    throw DataError("whisper encoder: lengths must be in [1, " + std::to_string(T) + "]");
+  }
+  const LogMelConfig mel = MelConfig(config_);
+  if (config_.framing == "window") {
+    // As HuggingFace's feature extractor: zeros after each utterance, the whole window through the log-mel
+    // (its `max - 8` floor taken over the window).
+    const int64_t W = config_.window_samples();
+    auto padded = torch::zeros({B, W}, torch::kFloat32);
+    auto frames = torch::empty({B}, torch::kInt64);
+    for (int64_t b = 0; b < B; ++b) {
+      const int64_t n = std::min(lengths[b].item<int64_t>(), W);
+      padded[b].slice(0, 0, n).copy_(waveform[b].slice(0, 0, n));
+      frames[b] = NumLogMelFrames(n, mel);
+    }
+    return {LogMelSpectrogram(padded, mel), frames};
+  }
+  std::vector<torch::Tensor> feats;
+  auto frames = torch::empty({B}, torch::kInt64);
+  int64_t longest = 0;
+  for (int64_t b = 0; b < B; ++b) {
+    feats.push_back(LogMelSpectrogram(waveform[b].slice(0, 0, lengths[b].item<int64_t>()), mel));
+    frames[b] = feats.back().size(1);
+    longest = std::max(longest, feats.back().size(1));
+  }
+  auto out = torch::zeros({B, config_.num_mel_bins, longest}, torch::kFloat32);
+  for (int64_t b = 0; b < B; ++b) out[b].slice(1, 0, feats[b].size(1)).copy_(feats[b]);
+  return {out, frames};
+}
+
+EncoderOutput WhisperEncoderImpl::Encode(const EncoderInput& input) { return forward(input.waveform, input.lengths); }
+
+EncoderOutput WhisperEncoderImpl::forward(const torch::Tensor& waveform, const torch::Tensor& lengths) {
+  auto [features, frames] = Features(waveform, lengths);
+  return ForwardFeatures(features, frames);
+}
+
+EncoderOutput WhisperEncoderImpl::ForwardFeatures(const torch::Tensor& features_in, const torch::Tensor& frames_in) {
+  if (features_in.dim() != 3 || features_in.size(1) != config_.num_mel_bins) {
+    throw DataError("whisper encoder: features must be [batch, " + std::to_string(config_.num_mel_bins) +
+                    ", frames]");
+  }
+  const auto device = conv1->weight.device();
+  auto features = features_in.to(device, conv1->weight.scalar_type());
+  const int64_t B = features.size(0), F = features.size(2);
+  auto frames = frames_in.defined() ? frames_in.to(device, torch::kInt64) : torch::full({B}, F, torch::kInt64).to(device);
+  const bool window = config_.framing == "window";
+
+  torch::Tensor mel_mask;
+  if (!window) {
+    mel_mask = LengthMask(frames, F).unsqueeze(1).to(features.scalar_type());
+    features = features * mel_mask;
+  }
+  auto x = torch::gelu(conv1(features));
+  if (!window) x = x * mel_mask;  // so conv2 sees zeros past the end, as a lone utterance would
+  x = torch::gelu(conv2(x)).transpose(1, 2);
+  const int64_t T = x.size(1);
+  if (T > config_.max_source_positions) {
+    throw DataError("whisper encoder: " + std::to_string(T) + " frames exceed max_source_positions " +
+                    std::to_string(config_.max_source_positions) + " (" +
+                    std::to_string(config_.max_source_positions / 50) + " s); cut the audio or use window framing");
+  }
+  x = torch::dropout(x + embed_positions->weight.slice(0, 0, T), config_.dropout, is_training());
+
+  auto enc_lengths = torch::clamp(ConvLengths(frames), 0, T);
+  auto mask = LengthMask(enc_lengths, T);
+  torch::Tensor additive;
+  if (!window) {
+    additive = (~mask).to(x.scalar_type()).mul(std::numeric_limits<float>::lowest()).unsqueeze(1).unsqueeze(2);
+  }
+  EncoderOutput out;
+  for (const auto& layer : *layers) {
+    out.hidden_states.push_back(x);
+    x = layer->as<LayerImpl>()->forward(x, additive);
+  }
+  out.hidden_states.push_back(layer_norm(x));
+  out.mask = mask;
+  out.lengths = enc_lengths;
+  return out;
+}
+
+LoadReport WhisperEncoderImpl::LoadWeights(const std::string& safetensors_path) {
+  auto report = LoadStateDict(*this, safetensors_path, WhisperNameMap());
+  embed_positions->weight.set_requires_grad(false);
+  return report;
+}
+
+WhisperEncoder CreateWhisperEncoder(const WhisperEncoderConfig& config) {
+  const WhisperEncoderConfig resolved = ResolveWhisperConfig(config);
+  WhisperEncoder encoder(resolved);
+  if (!resolved.weights.empty()) encoder->LoadWeights(resolved.weights);
+  if (resolved.freeze) {
+    SetRequiresGrad(*encoder, false);
+    encoder->eval();
+  }
+  return encoder;
+}
+
+}  // namespace fas

@@ -1,0 +1,122 @@
+// The Whisper encoder and its log-mel front end against torch / torchaudio (scripts/fixtures/make_whisper_fixtures.py).
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "fas/audio/features.h"
+#include "fas/core/error.h"
+#include "fas/encoders/whisper.h"
+#include "fas/io/safetensors.h"
+#include "support/test_support.h"
+
+namespace {
+
+std::string Fixture(const std::string& name) { return fas::testing::SourceDir() + "/tests/fixtures/whisper/" + name; }
+
+fas::WhisperEncoder Load(const std::string& framing) {
+  fas::WhisperEncoderConfig cfg;
+  cfg.hf_config = Fixture("config.json");
+  cfg.weights = Fixture("model.safetensors");
+  cfg.framing = framing;
+  auto encoder = fas::CreateWhisperEncoder(cfg);
+  encoder->eval();
+  return encoder;
+}
+
+double Compare(const fas::EncoderOutput& out, const std::string& expected_file) {
+  const fas::SafeTensorsFile expected(Fixture(expected_file));
+  double worst = 0;
+  for (size_t i = 0; i < out.hidden_states.size(); ++i) {
+    const auto ref = expected.Get("hidden_states." + std::to_string(i));
+    EXPECT_EQ(out.hidden_states[i].sizes(), ref.sizes()) << i;
+    if (out.hidden_states[i].sizes() != ref.sizes()) return 1e9;
+    worst = std::max(worst, (out.hidden_states[i] - ref).abs().max().item<double>());
+  }
+  EXPECT_TRUE(out.lengths.equal(expected.Get("lengths")));
+  return worst;
+}
+
+TEST(WhisperLogMel, MatchesTorchaudioSlaneyFilters) {
+  const fas::SafeTensorsFile inputs(Fixture("inputs.safetensors"));
+  const fas::SafeTensorsFile ref(Fixture("logmel.safetensors"));
+  const auto wave = inputs.Get("waveform");
+  const auto lengths = inputs.Get("lengths");
+  for (int n_mels : {80, 128}) {
+    fas::LogMelConfig cfg;
+    cfg.n_mels = n_mels;
+    for (int64_t r = 0; r < 2; ++r) {
+      const auto mel = fas::LogMelSpectrogram(wave[r].slice(0, 0, lengths[r].item<int64_t>()), cfg);
+      const auto expected = ref.Get("logmel" + std::to_string(n_mels) + "." + std::to_string(r));
+      ASSERT_EQ(mel.sizes(), expected.sizes());
+      const double err = (mel - expected).abs().max().item<double>();
+      std::printf("log-mel %d bins, row %lld: max abs error %.3g\n", n_mels, static_cast<long long>(r), err);
+      EXPECT_LT(err, 1e-4);
+    }
+  }
+}
+
+TEST(WhisperEncoder, WindowFramingMatchesReference) {
+  auto encoder = Load("window");
+  const fas::SafeTensorsFile inputs(Fixture("inputs.safetensors"));
+  torch::NoGradGuard no_grad;
+  const auto out = encoder->forward(inputs.Get("waveform"), inputs.Get("lengths"));
+  ASSERT_EQ(out.hidden_states.size(), 3u);
+  EXPECT_EQ(out.last_hidden_state().size(1), 50);  // the whole 1 s window
+  const double err = Compare(out, "expected_window.safetensors");
+  std::printf("whisper window framing: max abs error %.3g\n", err);
+  EXPECT_LT(err, 1e-4);
+}
+
+TEST(WhisperEncoder, VariableFramingMatchesReferenceAndIgnoresBatchPadding) {
+  auto encoder = Load("variable");
+  const fas::SafeTensorsFile inputs(Fixture("inputs.safetensors"));
+  torch::NoGradGuard no_grad;
+  const auto wave = inputs.Get("waveform");
+  const auto out = encoder->forward(wave, inputs.Get("lengths"));
+  const double err = Compare(out, "expected_variable.safetensors");
+  std::printf("whisper variable framing: max abs error %.3g\n", err);
+  EXPECT_LT(err, 1e-4);
+  // The short utterance alone gives the states it had in the batch.
+  const auto alone = encoder->forward(wave.slice(0, 1, 2).slice(1, 0, 8000));
+  const int64_t n = alone.lengths[0].item<int64_t>();
+  EXPECT_LT((alone.last_hidden_state()[0] - out.last_hidden_state()[1].slice(0, 0, n)).abs().max().item<double>(),
+            1e-5);
+  EXPECT_EQ(out.mask.sum(1)[1].item<int64_t>(), n);
+}
+
+TEST(WhisperEncoder, SinusoidsAndNames) {
+  const auto s = fas::WhisperSinusoids(4, 8);
+  EXPECT_NEAR(s[0][4].item<float>(), 1.0f, 1e-6);  // cos(0)
+  EXPECT_NEAR(s[1][0].item<float>(), std::sin(1.0f), 1e-6);
+  fas::WhisperEncoderConfig cfg;
+  cfg.d_model = 16;
+  cfg.encoder_ffn_dim = 32;
+  fas::WhisperEncoder encoder(cfg);
+  bool has_k_bias = false, has_q_bias = false;
+  for (const auto& p : encoder->named_parameters()) {
+    has_k_bias |= p.key() == "layers.0.self_attn.k_proj.bias";
+    has_q_bias |= p.key() == "layers.0.self_attn.q_proj.bias";
+  }
+  EXPECT_FALSE(has_k_bias);
+  EXPECT_TRUE(has_q_bias);
+  EXPECT_FALSE(encoder->embed_positions->weight.requires_grad());
+}
+
+TEST(WhisperEncoder, BadConfigsAndInputsAreErrors) {
+  fas::WhisperEncoderConfig cfg;
+  cfg.framing = "chunks";
+  EXPECT_THROW(cfg.Validate(), fas::ConfigError);
+  cfg.framing = "variable";
+  cfg.max_source_positions = 50;
+  cfg.chunk_length = 30;
+  EXPECT_THROW(cfg.Validate(), fas::ConfigError);  // a 30 s window needs 1500 positions
+  cfg.chunk_length = 1;
+  cfg.d_model = 16;
+  cfg.encoder_ffn_dim = 16;
+  fas::WhisperEncoder encoder(cfg);
+  torch::NoGradGuard no_grad;
+  EXPECT_THROW(encoder->forward(torch::zeros({1, 32000})), fas::DataError);  // 2 s > 50 positions
+  EXPECT_THROW(encoder->forward(torch::zeros({8000})), fas::DataError);
+  EXPECT_THROW(encoder->forward(torch::zeros({1, 8000}), torch::tensor({9000}, torch::kInt64)), fas::DataError);
+}
+
+}  // namespace
