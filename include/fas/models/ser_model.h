@@ -11,66 +11,53 @@
 #include <vector>
 
 #include "fas/data/labels.h"
+#include "fas/encoders/encoder.h"
+#include "fas/encoders/text_encoder.h"
+#include "fas/encoders/wav2vec2.h"
+#include "fas/encoders/whisper.h"
 #include "fas/fusion/fusion.h"
+#include "fas/text/tokenizer.h"
 
 namespace fas {
 
-class SentencePiece;
-namespace models {
-class PathwayImpl;
-}
-
-// How a pathway's encoder is trained. frozen: weights loaded and fixed (features may be cached);
-// finetune: weights loaded and trained with the encoder learning rate; scratch: random init, trained.
-struct StreamTraining {
-  std::string mode = "scratch";  // frozen | finetune | scratch
-  std::string weights;           // safetensors with HuggingFace tensor names; required unless scratch
+// The acoustic pathway: a wav2vec2-family encoder (its config carries weights and freezing) and the hidden states
+// the head reads.
+struct AcousticPathwayConfig {
   // Hidden states combined by a learned softmax-weighted sum (0 = the input of the first layer, -1 = the last).
   // One entry = that layer as it is.
   std::vector<int> layers = {-1};
+  AcousticEncoderConfig encoder;
 
   template <class V>
   void Visit(V& v) {
-    v("mode", mode, "frozen | finetune | scratch");
-    v("weights", weights, "safetensors file (HuggingFace names)");
     v("layers", layers, "hidden states to combine (weighted sum); 0 = embeddings, -1 = last");
+    v("encoder", encoder);
   }
 };
 
-// The sentencepiece model that turns transcripts into ids for a text semantic encoder. With `model` empty, the
-// trainer trains one on the training manifest's `field` (PrepareTokenizer) and writes its path into the run's
-// resolved config.
-struct TokenizerSpec {
-  std::string model;              // PREFIX.model
-  int vocab_size = 500;           // when trained here
-  std::string field = "asr_text"; // manifest field it is trained on and reads at run time (asr_text | text)
-  int max_tokens = 64;            // longer transcripts are truncated (bos / eos included)
-
-  template <class V>
-  void Visit(V& v) {
-    v("model", model, "sentencepiece .model; empty = train one on the training manifest");
-    v("vocab_size", vocab_size, "vocabulary size when trained here");
-    v("field", field, "manifest field holding the transcript: asr_text | text");
-    v("max_tokens", max_tokens, "truncation length, bos/eos included");
-  }
-};
-
-struct AcousticPathwayConfig : StreamTraining {
-  template <class V>
-  void Visit(V& v) {
-    StreamTraining::Visit(v);
-  }
-};
-
-struct SemanticPathwayConfig : StreamTraining {
-  std::string type = "text";  // text (transformer over the transcript) | whisper (encoder over the audio)
-  TokenizerSpec tokenizer;
+// The semantic pathway: a text transformer over the transcript (type text) or the Whisper encoder over the audio
+// (type whisper, as the paper).
+struct SemanticPathwayConfig {
+  std::string type = "text";  // text | whisper
+  std::vector<int> layers = {-1};
+  // Text: the manifest field holding the transcript, and the tokenizer. With tokenizer.model empty, the trainer
+  // trains one on the training manifest's `text_field` (PrepareTokenizer) and records its path in the run's
+  // resolved config.
+  std::string text_field = "asr_text";
+  TokenizerConfig tokenizer;  // its `model` also becomes text.tokenizer
+  int tokenizer_vocab_size = 500;
+  TextEncoderConfig text;        // type text
+  WhisperEncoderConfig whisper;  // type whisper
 
   template <class V>
   void Visit(V& v) {
     v("type", type, "text | whisper");
-    StreamTraining::Visit(v);
+    v("layers", layers, "hidden states to combine (weighted sum); 0 = embeddings, -1 = last");
+    v("text_field", text_field, "manifest field with the transcript: asr_text | text");
     v("tokenizer", tokenizer);
+    v("tokenizer_vocab_size", tokenizer_vocab_size, "vocabulary size when the trainer trains the tokenizer");
+    v("text", text, "text transformer (type text)");
+    v("whisper", whisper, "Whisper encoder (type whisper)");
   }
 };
 
@@ -92,8 +79,9 @@ struct ModelConfig {
   void Validate() const;
 };
 
-// Trains the semantic tokenizer on `texts` into DIR/tokenizer.model when config.semantic.tokenizer.model is empty
-// (text pathway only), and points the config at it. Returns the model path ("" for whisper).
+// Trains the semantic tokenizer on `texts` (the training manifest's text_field) as DIR/tokenizer.model when
+// config.semantic.tokenizer.model is empty (text pathway only), and points the config at it. Returns the model
+// path ("" for whisper).
 std::string PrepareTokenizer(ModelConfig& config, const std::vector<std::string>& texts, const std::string& dir);
 
 // A batch. Give each pathway either its raw input or its cached features (the features win when both are set).
@@ -125,9 +113,10 @@ struct StreamFeatures {
   torch::Tensor mask;    // [B, T] bool
 };
 
-// Parameters split for separate learning rates. Frozen parameters are in neither.
+// Parameters split for separate learning rates. Frozen parameters are in neither; an encoder that unfreezes
+// after N steps has all its parameters in `encoder` (requires_grad decides when they move).
 struct ParameterGroups {
-  std::vector<torch::Tensor> encoder;  // acoustic and semantic encoders (finetune / scratch)
+  std::vector<torch::Tensor> encoder;  // acoustic and semantic encoders
   std::vector<torch::Tensor> head;     // layer weights, fusion head, classifier
 };
 
@@ -135,8 +124,6 @@ class SerModelImpl : public torch::nn::Module {
  public:
   // Builds the encoders the config names (random init; BuildModel also loads weights).
   SerModelImpl(const ModelConfig& config, std::vector<std::string> labels);
-  // Loads frozen / finetune encoder weights (strict: names and shapes must match).
-  void LoadEncoderWeights();
 
   // Raw input → cacheable features: the acoustic encoder reads waveform + lengths; the semantic one reads
   // input_ids + attention_mask (type text) or waveform + lengths (type whisper). Call under torch::NoGradGuard
@@ -145,14 +132,17 @@ class SerModelImpl : public torch::nn::Module {
   StreamFeatures EncodeSemantic(const SerInput& raw);
 
   // Transcripts → input_ids [B, L] and attention_mask [B, L] with the model's tokenizer (semantic type text).
-  std::pair<torch::Tensor, torch::Tensor> Tokenize(const std::vector<std::string>& texts) const;
+  TokenBatch Tokenize(const std::vector<std::string>& texts) const;
 
   SerOutput Forward(const SerInput& input);
 
   // Frozen encoders stay in eval mode (no dropout) whatever train() is asked of the model.
   void train(bool on = true) override;
+  // Call after every optimizer step: encoders that unfreeze after N steps do it here.
+  void OnTrainStep(int64_t step);
 
-  // Whether a pathway's features can be cached (its encoder is frozen) and whether the head reads it at all.
+  // Whether a pathway's features can be cached (its encoder is wholly frozen for the whole run) and whether the
+  // head reads it at all.
   bool acoustic_frozen() const;
   bool semantic_frozen() const;
   bool uses_acoustic() const;
@@ -169,24 +159,23 @@ class SerModelImpl : public torch::nn::Module {
   FusionHeadImpl& head() { return *head_; }
 
  private:
-  StreamFeatures Select(const std::vector<torch::Tensor>& states, const torch::Tensor& mask,
-                        const std::vector<int>& layers) const;
-  torch::Tensor Combine(const torch::Tensor& features, const torch::Tensor& layer_logits) const;
+  static StreamFeatures Stack(const EncoderOutput& out, const std::vector<int>& layers);
+  static torch::Tensor Combine(const torch::Tensor& features, LayerWeightedSum& weights);
   void ApplyFreezing();
 
   ModelConfig config_;
   std::vector<std::string> labels_;
-  std::shared_ptr<models::PathwayImpl> acoustic_encoder_;  // null when the head does not read the pathway
-  std::shared_ptr<models::PathwayImpl> semantic_encoder_;
-  std::shared_ptr<SentencePiece> tokenizer_;
-  torch::Tensor acoustic_layer_logits_;  // [S] softmax → layer weights; undefined for one layer
-  torch::Tensor semantic_layer_logits_;
+  std::shared_ptr<EncoderModule> acoustic_encoder_;  // null when the head does not read the pathway
+  std::shared_ptr<EncoderModule> semantic_encoder_;
+  std::shared_ptr<Tokenizer> tokenizer_;
+  LayerWeightedSum acoustic_layers_{nullptr};  // null for a single selected layer
+  LayerWeightedSum semantic_layers_{nullptr};
   std::shared_ptr<FusionHeadImpl> head_;
 };
 TORCH_MODULE(SerModel);
 
-// Builds the model the config names, over the classes of `labels` (in their order), and loads encoder weights
-// for frozen / finetune pathways. Throws ConfigError on a bad config, ModelError on weights that do not fit.
+// Builds the model the config names, over the classes of `labels` (in their order); encoders load the weights
+// their configs name. Throws ConfigError on a bad config, ModelError on weights that do not fit.
 SerModel BuildModel(const ModelConfig& config, const LabelSet& labels);
 
 }  // namespace fas

@@ -1,0 +1,207 @@
+#include "fas/models/ser_model.h"
+
+#include <filesystem>
+
+#include "fas/core/error.h"
+#include "encoder_factory.h"
+
+namespace fas {
+
+namespace {
+
+void Require(bool ok, const std::string& key, const std::string& what) {
+  if (!ok) throw ConfigError("model." + key + ": " + what);
+}
+
+torch::Tensor BoolMask(const torch::Tensor& m) { return m.to(torch::kBool); }
+
+EncoderInput ToEncoderInput(const SerInput& raw) {
+  return {raw.waveform, raw.lengths, raw.input_ids, raw.attention_mask};
+}
+
+}  // namespace
+
+void ModelConfig::Validate() const {
+  FusionHeadStreams(head);
+  fusion.Validate();
+  Require(!acoustic.layers.empty(), "acoustic.layers", "must name at least one hidden state");
+  Require(!semantic.layers.empty(), "semantic.layers", "must name at least one hidden state");
+  Require(semantic.type == "text" || semantic.type == "whisper", "semantic.type",
+          "must be text or whisper, got '" + semantic.type + "'");
+  Require(semantic.text_field == "asr_text" || semantic.text_field == "text", "semantic.text_field",
+          "must be asr_text or text, got '" + semantic.text_field + "'");
+  Require(semantic.tokenizer_vocab_size >= 8, "semantic.tokenizer_vocab_size", "must be at least 8");
+}
+
+std::string PrepareTokenizer(ModelConfig& config, const std::vector<std::string>& texts, const std::string& dir) {
+  if (config.semantic.type != "text" || !FusionHeadStreams(config.head).semantic) return "";
+  if (!config.semantic.tokenizer.model.empty()) return config.semantic.tokenizer.model;
+  std::filesystem::create_directories(dir);
+  TokenizerTrainOptions o;
+  o.prefix = dir + "/tokenizer";
+  o.vocab_size = config.semantic.tokenizer_vocab_size;
+  o.normalize = config.semantic.tokenizer.normalize;
+  o.normalization = config.semantic.tokenizer.normalization;
+  o.max_length = config.semantic.tokenizer.max_length;
+  config.semantic.tokenizer.model = TrainTokenizer(texts, o);
+  return config.semantic.tokenizer.model;
+}
+
+SerModelImpl::SerModelImpl(const ModelConfig& config, std::vector<std::string> labels)
+    : config_(config), labels_(std::move(labels)) {
+  config_.Validate();
+  if (labels_.empty()) throw ConfigError("the model needs a label set with at least one class");
+  // The head decides which pathways exist: an unread pathway would cost encoding time and parameters.
+  const HeadStreams streams = FusionHeadStreams(config_.head);
+  int64_t da = 1, ds = 1;
+  if (streams.acoustic) {
+    acoustic_encoder_ = register_module("acoustic_encoder", models::MakeAcousticEncoder(config_.acoustic));
+    da = acoustic_encoder_->hidden_size();
+    if (config_.acoustic.layers.size() > 1) {
+      acoustic_layers_ = register_module(
+          "acoustic_layer_weights", LayerWeightedSum(static_cast<int64_t>(config_.acoustic.layers.size())));
+    }
+  }
+  if (streams.semantic) {
+    int64_t vocab = 0;
+    if (config_.semantic.type == "text") {
+      if (config_.semantic.tokenizer.model.empty()) {
+        throw ConfigError("model.semantic.tokenizer.model: a text semantic pathway needs a tokenizer (train one "
+                          "with `fas tokenizer train`, or let `fas train` do it)");
+      }
+      tokenizer_ = std::make_shared<Tokenizer>(config_.semantic.tokenizer);
+      vocab = tokenizer_->vocab_size();
+    }
+    semantic_encoder_ = register_module("semantic_encoder", models::MakeSemanticEncoder(config_.semantic, vocab));
+    ds = semantic_encoder_->hidden_size();
+    if (config_.semantic.layers.size() > 1) {
+      semantic_layers_ = register_module(
+          "semantic_layer_weights", LayerWeightedSum(static_cast<int64_t>(config_.semantic.layers.size())));
+    }
+  }
+  head_ = MakeFusionHead(config_.head, config_.fusion, da, ds, static_cast<int64_t>(labels_.size()));
+  register_module("head", head_);
+  ApplyFreezing();
+}
+
+void SerModelImpl::ApplyFreezing() {
+  // Encoders apply their own freezing (config `freeze`); a frozen one also runs without dropout.
+  if (acoustic_encoder_ && acoustic_frozen()) acoustic_encoder_->eval();
+  if (semantic_encoder_ && semantic_frozen()) semantic_encoder_->eval();
+}
+
+void SerModelImpl::train(bool on) {
+  torch::nn::Module::train(on);
+  if (acoustic_encoder_ && acoustic_frozen()) acoustic_encoder_->eval();
+  if (semantic_encoder_ && semantic_frozen()) semantic_encoder_->eval();
+}
+
+void SerModelImpl::OnTrainStep(int64_t step) { models::OnEncoderTrainStep(acoustic_encoder_, semantic_encoder_, step); }
+
+bool SerModelImpl::acoustic_frozen() const {
+  return acoustic_encoder_ && models::FrozenForTheRun(*acoustic_encoder_);
+}
+bool SerModelImpl::semantic_frozen() const {
+  return semantic_encoder_ && models::FrozenForTheRun(*semantic_encoder_);
+}
+bool SerModelImpl::uses_acoustic() const { return acoustic_encoder_ != nullptr; }
+bool SerModelImpl::uses_semantic() const { return semantic_encoder_ != nullptr; }
+
+StreamFeatures SerModelImpl::Stack(const EncoderOutput& out, const std::vector<int>& layers) {
+  return {torch::stack(SelectLayers(out.hidden_states, layers), 1), BoolMask(out.mask)};
+}
+
+StreamFeatures SerModelImpl::EncodeAcoustic(const SerInput& raw) {
+  if (!acoustic_encoder_) throw ModelError("head '" + config_.head + "' has no acoustic pathway");
+  if (!raw.waveform.defined()) throw DataError("acoustic pathway: the batch has no waveform");
+  return Stack(acoustic_encoder_->Encode(ToEncoderInput(raw)), config_.acoustic.layers);
+}
+
+StreamFeatures SerModelImpl::EncodeSemantic(const SerInput& raw) {
+  if (!semantic_encoder_) throw ModelError("head '" + config_.head + "' has no semantic pathway");
+  const bool text = config_.semantic.type == "text";
+  if (text ? !raw.input_ids.defined() : !raw.waveform.defined()) {
+    throw DataError(std::string("semantic pathway: the batch has no ") + (text ? "input_ids" : "waveform"));
+  }
+  return Stack(semantic_encoder_->Encode(ToEncoderInput(raw)), config_.semantic.layers);
+}
+
+torch::Tensor SerModelImpl::Combine(const torch::Tensor& features, LayerWeightedSum& weights) {
+  const torch::Tensor f = features.dim() == 3 ? features.unsqueeze(1) : features;  // [B, S, T, D]
+  const int64_t expected = weights ? weights->layer_logits.size(0) : 1;
+  if (f.dim() != 4 || f.size(1) != expected) {
+    throw DataError("features have shape " + c10::str(features.sizes()) + "; expected [B, " +
+                    std::to_string(expected) + ", T, D] (one slice a selected layer)");
+  }
+  return weights ? weights->Stacked(f) : f.select(1, 0);
+}
+
+SerOutput SerModelImpl::Forward(const SerInput& input) {
+  // A pathway's features: from the cache when given, else from its encoder (without a graph when frozen).
+  auto features = [&](const torch::Tensor& cached, const torch::Tensor& cached_mask, bool frozen,
+                      StreamFeatures (SerModelImpl::*encode)(const SerInput&)) -> StreamFeatures {
+    if (cached.defined()) {
+      if (!cached_mask.defined()) throw DataError("cached features given without their mask");
+      return {cached, BoolMask(cached_mask)};
+    }
+    if (frozen) {
+      torch::NoGradGuard no_grad;
+      return (this->*encode)(input);
+    }
+    return (this->*encode)(input);
+  };
+  FusionInput f;
+  if (acoustic_encoder_) {
+    const StreamFeatures s = features(input.acoustic_features, input.acoustic_mask, acoustic_frozen(),
+                                      &SerModelImpl::EncodeAcoustic);
+    f.acoustic = Combine(s.states, acoustic_layers_);
+    f.acoustic_mask = s.mask;
+  }
+  if (semantic_encoder_) {
+    const StreamFeatures s = features(input.semantic_features, input.semantic_mask, semantic_frozen(),
+                                      &SerModelImpl::EncodeSemantic);
+    f.semantic = Combine(s.states, semantic_layers_);
+    f.semantic_mask = s.mask;
+  }
+  FusionOutput o = head_->Forward(f);
+  return {o.logits, o.attention, o.token_stream, o.acoustic_share};
+}
+
+TokenBatch SerModelImpl::Tokenize(const std::vector<std::string>& texts) const {
+  if (!tokenizer_) throw ModelError("the model's semantic pathway (" + config_.semantic.type + ") reads no text");
+  return tokenizer_->EncodeBatch(texts);
+}
+
+std::vector<torch::Tensor> SerModelImpl::TrainableParameters() const {
+  std::vector<torch::Tensor> out;
+  for (const auto& p : parameters()) {
+    if (p.requires_grad()) out.push_back(p);
+  }
+  return out;
+}
+
+ParameterGroups SerModelImpl::Groups() const {
+  ParameterGroups g;
+  for (const auto& item : named_parameters()) {
+    if (!item.value().requires_grad()) continue;
+    const std::string& name = item.key();
+    const bool encoder = name.rfind("acoustic_encoder.", 0) == 0 || name.rfind("semantic_encoder.", 0) == 0;
+    (encoder ? g.encoder : g.head).push_back(item.value());
+  }
+  return g;
+}
+
+int64_t SerModelImpl::NumTrainableParameters() const { return CountTrainableParameters(*this); }
+
+std::vector<std::pair<std::string, int64_t>> SerModelImpl::ParameterReport() const {
+  const int64_t a = acoustic_encoder_ ? CountTrainableParameters(*acoustic_encoder_) : 0;
+  const int64_t s = semantic_encoder_ ? CountTrainableParameters(*semantic_encoder_) : 0;
+  const int64_t h = CountTrainableParameters(*head_);
+  const int64_t total = NumTrainableParameters();
+  return {{"acoustic_encoder", a}, {"semantic_encoder", s}, {"layer_weights", total - a - s - h},
+          {"head", h}, {"total", total}};
+}
+
+SerModel BuildModel(const ModelConfig& config, const LabelSet& labels) { return SerModel(config, labels.names); }
+
+}  // namespace fas
