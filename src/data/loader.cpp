@@ -375,7 +375,7 @@ DataLoader::Slot DataLoader::Build(int64_t epoch, int64_t index, const std::vect
   const int64_t batch = static_cast<int64_t>(waves.size());
   int64_t longest = 0;
   for (const auto& w : waves) longest = std::max<int64_t>(longest, static_cast<int64_t>(w.size()));
-  b.waveform = torch::zeros({batch, longest}, torch::kFloat32);
+  b.waveform = torch::empty({batch, longest}, torch::kFloat32);  // rows are filled below, padding zeroed there
   b.lengths = torch::empty({batch}, torch::kInt64);
   b.labels = torch::empty({batch}, torch::kInt64);
   b.text_labels = torch::empty({batch}, torch::kInt64);
@@ -388,7 +388,9 @@ DataLoader::Slot DataLoader::Build(int64_t epoch, int64_t index, const std::vect
   for (int64_t k = 0; k < batch; ++k) {
     const int64_t item = b.items[static_cast<size_t>(k)];
     const auto& w = waves[static_cast<size_t>(k)];
-    if (!w.empty()) std::memcpy(wave + k * longest, w.data(), w.size() * sizeof(float));
+    float* row = wave + k * longest;
+    if (!w.empty()) std::memcpy(row, w.data(), w.size() * sizeof(float));
+    std::fill(row + w.size(), row + longest, 0.0f);
     lengths[k] = static_cast<int64_t>(w.size());
     labels[k] = data_->label(item);
     text_labels[k] = data_->text_label(item);
