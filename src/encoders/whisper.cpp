@@ -104,6 +104,7 @@ using namespace whisper_detail;
 
 void WhisperEncoderConfig::Validate() const {
   auto fail = [](const std::string& m) { throw ConfigError("whisper encoder: " + m); };
+  if (type != "whisper") fail("type must be whisper, got '" + type + "'");
   if (framing != "window" && framing != "variable") fail("framing must be window or variable, got '" + framing + "'");
   if (num_mel_bins <= 0) fail("num_mel_bins must be positive");
   if (d_model <= 0 || encoder_attention_heads <= 0 || d_model % encoder_attention_heads != 0) {

@@ -23,6 +23,7 @@
 namespace fas {
 
 struct WhisperEncoderConfig {
+  std::string type = "whisper";
   std::string hf_config;  // HuggingFace config.json (model_type whisper); its architecture replaces the fields below
   std::string weights;    // safetensors with HuggingFace names; empty = random initialisation
   bool freeze = false;
@@ -43,6 +44,7 @@ struct WhisperEncoderConfig {
 
   template <class V>
   void Visit(V& v) {
+    v("type", type, "whisper");
     v("hf_config", hf_config, "HuggingFace config.json (its architecture replaces the fields below)");
     v("weights", weights, "safetensors with HuggingFace tensor names; empty = random init");
     v("freeze", freeze, "keep the weights fixed");

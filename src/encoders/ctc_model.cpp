@@ -1,0 +1,206 @@
+#include "fas/encoders/ctc_model.h"
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "fas/asr/transcriber.h"
+#include "fas/core/error.h"
+#include "fas/io/safetensors.h"
+
+namespace fs = std::filesystem;
+
+namespace fas {
+namespace {
+
+std::string ReadBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IoError("cannot read " + path);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// HuggingFace's class names for the CTC head of each family.
+std::string Architecture(const std::string& type) {
+  if (type == "hubert") return "HubertForCTC";
+  if (type == "wavlm") return "WavLMForCTC";
+  return "Wav2Vec2ForCTC";
+}
+
+nlohmann::ordered_json HfConfig(const AcousticEncoderConfig& c, const CtcVocab& vocab, double final_dropout) {
+  nlohmann::ordered_json j;
+  j["model_type"] = c.type;
+  j["architectures"] = {Architecture(c.type)};
+  j["conv_dim"] = c.conv_dim;
+  j["conv_kernel"] = c.conv_kernel;
+  j["conv_stride"] = c.conv_stride;
+  j["num_feat_extract_layers"] = c.conv_dim.size();
+  j["conv_bias"] = c.conv_bias;
+  j["feat_extract_norm"] = c.feat_extract_norm;
+  j["feat_extract_activation"] = c.feat_extract_activation;
+  j["feat_proj_layer_norm"] = c.feat_proj_layer_norm;
+  j["do_stable_layer_norm"] = c.do_stable_layer_norm;
+  j["num_conv_pos_embeddings"] = c.num_conv_pos_embeddings;
+  j["num_conv_pos_embedding_groups"] = c.num_conv_pos_embedding_groups;
+  j["hidden_size"] = c.hidden_size;
+  j["num_hidden_layers"] = c.num_hidden_layers;
+  j["num_attention_heads"] = c.num_attention_heads;
+  j["intermediate_size"] = c.intermediate_size;
+  j["hidden_act"] = c.hidden_act;
+  j["layer_norm_eps"] = c.layer_norm_eps;
+  if (c.type == "wavlm") {
+    j["num_buckets"] = c.num_buckets;
+    j["max_bucket_distance"] = c.max_bucket_distance;
+  }
+  j["hidden_dropout"] = c.hidden_dropout;
+  j["attention_dropout"] = c.attention_dropout;
+  j["activation_dropout"] = c.activation_dropout;
+  j["feat_proj_dropout"] = c.feat_proj_dropout;
+  j["layerdrop"] = c.layerdrop;
+  j["mask_time_prob"] = c.mask_time_prob;
+  j["mask_time_length"] = c.mask_time_length;
+  j["final_dropout"] = final_dropout;
+  j["vocab_size"] = vocab.size();
+  j["pad_token_id"] = vocab.blank_id();
+  j["ctc_loss_reduction"] = "mean";
+  j["ctc_zero_infinity"] = true;
+  return j;
+}
+
+class CtcTranscriber : public Transcriber {
+ public:
+  explicit CtcTranscriber(const CtcTranscriberConfig& config) : config_(config), model_(LoadCtcModel(config.model)) {
+    model_->eval();
+    std::string bytes;
+    for (const char* f : {"config.json", "vocab.json", "model.safetensors"}) bytes += ReadBytes(config.model + "/" + f);
+    fingerprint_ = "ctc:" + ContentHash(bytes) + ":beam" + std::to_string(config.beam_width);
+  }
+  std::string Transcribe(const std::vector<float>& samples) override {
+    if (samples.empty()) return "";
+    torch::NoGradGuard no_grad;
+    auto wave = torch::from_blob(const_cast<float*>(samples.data()), {1, static_cast<int64_t>(samples.size())},
+                                 torch::kFloat32);
+    return model_->Transcribe(wave, {}, config_.beam_width)[0];
+  }
+  std::string Fingerprint() const override { return fingerprint_; }
+
+ private:
+  CtcTranscriberConfig config_;
+  CtcModel model_;
+  std::string fingerprint_;
+};
+
+}  // namespace
+
+void CtcModelConfig::Validate() const {
+  encoder.Validate();
+  if (final_dropout < 0 || final_dropout >= 1) throw ConfigError("ctc: final_dropout must be in [0, 1)");
+  if (beam_width < 1) throw ConfigError("ctc: beam_width must be at least 1");
+  normalization.Validate();
+}
+
+CtcModelImpl::CtcModelImpl(const AcousticEncoderConfig& encoder, CtcVocab vocab, double final_dropout,
+                           NormalizeOptions normalization)
+    : vocab_(std::move(vocab)), final_dropout_(final_dropout), normalization_(std::move(normalization)) {
+  // Registered under the family's name, so that parameter names are HuggingFace's ForCTC names.
+  encoder_ = register_module(encoder.type, std::make_shared<AcousticEncoderImpl>(encoder));
+  encoder_->DisableLayerDrop();
+  lm_head = register_module("lm_head", torch::nn::Linear(encoder.hidden_size, vocab_.size()));
+}
+
+CtcOutput CtcModelImpl::forward(const torch::Tensor& waveform, const torch::Tensor& lengths) {
+  const auto out = encoder_->forward(waveform, lengths);
+  auto hidden = torch::dropout(out.last_hidden_state(), final_dropout_, is_training());
+  return {lm_head(hidden), out.lengths};
+}
+
+torch::Tensor CtcModelImpl::Loss(const CtcBatch& batch) {
+  if (static_cast<int64_t>(batch.texts.size()) != batch.waveform.size(0)) {
+    throw DataError("CTC batch: " + std::to_string(batch.texts.size()) + " texts for " +
+                    std::to_string(batch.waveform.size(0)) + " waveforms");
+  }
+  std::vector<std::vector<int64_t>> targets;
+  for (const auto& t : batch.texts) targets.push_back(vocab_.Encode(t, normalization_));
+  const auto out = forward(batch.waveform, batch.lengths);
+  return CtcLoss(out.logits, out.frame_lengths, targets, vocab_.blank_id());
+}
+
+std::vector<std::string> CtcModelImpl::Transcribe(const torch::Tensor& waveform, const torch::Tensor& lengths,
+                                                  int beam_width) {
+  const auto out = forward(waveform, lengths);
+  const auto log_probs = torch::log_softmax(out.logits.to(torch::kFloat32), -1).to(torch::kCPU);
+  const auto frames = out.frame_lengths.to(torch::kCPU);
+  std::vector<std::string> texts;
+  for (int64_t b = 0; b < log_probs.size(0); ++b) {
+    const int64_t n = frames[b].item<int64_t>();
+    const auto ids = beam_width <= 1 ? CtcGreedyDecode(log_probs[b], vocab_.blank_id(), n)
+                                     : CtcBeamSearch(log_probs[b], vocab_.blank_id(), beam_width, n);
+    texts.push_back(vocab_.Decode(ids));
+  }
+  return texts;
+}
+
+void CtcModelImpl::SaveDir(const std::string& dir) const {
+  fs::create_directories(dir);
+  WriteFileAtomic(dir + "/config.json", HfConfig(encoder_->config(), vocab_, final_dropout_).dump(2) + "\n");
+  vocab_.Save(dir + "/vocab.json");
+  SaveStateDict(*this, dir + "/model.safetensors");
+}
+
+LoadReport CtcModelImpl::LoadWeights(const std::string& path) {
+  // The acoustic family's table, with the family prefix kept (it is this module's own name) and nothing
+  // skipped: a CTC checkpoint holds exactly the encoder and lm_head.
+  NameMap map;
+  map.aliases = AcousticNameMap().aliases;
+  map.optional = {encoder_->config().type + ".masked_spec_embed"};
+  return LoadStateDict(*this, path, map);
+}
+
+CtcModel CreateCtcModel(const CtcModelConfig& config, const std::vector<std::string>& texts) {
+  config.Validate();
+  const AcousticEncoderConfig encoder = ResolveAcousticConfig(config.encoder);
+  CtcVocab vocab = config.vocab.empty() ? CtcVocab::FromTexts(texts, config.normalization) : CtcVocab::Load(config.vocab);
+  CtcModel model(encoder, std::move(vocab), config.final_dropout, config.normalization);
+  if (!encoder.weights.empty()) model->encoder().LoadWeights(encoder.weights);
+  model->encoder().SetFreeze(encoder.freeze);
+  return model;
+}
+
+CtcModel LoadCtcModel(const std::string& dir) {
+  for (const char* f : {"config.json", "model.safetensors", "vocab.json"}) {
+    if (!fs::is_regular_file(dir + "/" + f)) {
+      throw IoError("CTC model folder " + dir + " lacks " + f + " (it needs config.json, model.safetensors, vocab.json)");
+    }
+  }
+  const std::string config_path = dir + "/config.json";
+  const AcousticEncoderConfig encoder = ReadHfAcousticConfig(config_path);
+  CtcVocab vocab = CtcVocab::Load(dir + "/vocab.json");
+  nlohmann::json j = nlohmann::json::parse(ReadBytes(config_path));
+  const int64_t vocab_size = j.value("vocab_size", vocab.size());
+  if (vocab_size != vocab.size()) {
+    throw ModelError(config_path + ": vocab_size " + std::to_string(vocab_size) + " differs from the " +
+                     std::to_string(vocab.size()) + " tokens of vocab.json");
+  }
+  if (j.contains("pad_token_id") && j["pad_token_id"].is_number_integer() &&
+      j["pad_token_id"].get<int64_t>() != vocab.blank_id()) {
+    throw ModelError(config_path + ": pad_token_id (the CTC blank) is not vocab.json's <pad>");
+  }
+  CtcModel model(encoder, std::move(vocab), j.value("final_dropout", 0.1));
+  model->LoadWeights(dir + "/model.safetensors");
+  return model;
+}
+
+void RegisterCtcTranscriber() {
+  RegisterTranscriber("ctc", [](const TranscriberConfig& config) -> std::unique_ptr<Transcriber> {
+    if (config.ctc.model.empty()) {
+      throw ConfigError("the ctc back-end needs a model folder (--model DIR with config.json, model.safetensors, "
+                        "vocab.json)");
+    }
+    if (config.ctc.beam_width < 1) throw ConfigError("ctc.beam_width must be at least 1");
+    return std::make_unique<CtcTranscriber>(config.ctc);
+  });
+}
+
+}  // namespace fas
