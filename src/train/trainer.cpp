@@ -76,10 +76,9 @@ void Trainer::BuildOptimizer() {
   params_.clear();
   for (const ParamGroup& g : objective_.ParameterGroups(config_)) {
     std::vector<torch::Tensor> decay, no_decay;
-    for (const auto& p : g.params) {
-      if (!p.requires_grad()) continue;
-      (p.dim() >= 2 ? decay : no_decay).push_back(p);
-    }
+    // Parameters that do not require a gradient yet (an encoder unfrozen later) are included: AdamW skips a
+    // parameter until it has a gradient.
+    for (const auto& p : g.params) (p.dim() >= 2 ? decay : no_decay).push_back(p);
     for (auto* part : {&decay, &no_decay}) {
       if (part->empty()) continue;
       auto opts = std::make_unique<torch::optim::AdamWOptions>(g.lr);
@@ -304,6 +303,7 @@ TrainSummary Trainer::Run(bool resume) {
       throw IoError("nothing to resume in '" + options_.run_dir + "': no checkpoints/last (start without --resume)");
     }
     LoadCheckpoint(dir);
+    objective_.AfterStep(s.step);
     if (options_.rank == 0) MetricsLog::TruncateAfterStep(metrics_path, s.step);
     spdlog::info("resumed '{}' at step {} (epoch {}, batch {})", dir, s.step, s.epoch, s.batch_in_epoch);
   }
@@ -330,6 +330,7 @@ TrainSummary Trainer::Run(bool resume) {
       const bool applied = Step(micro, loss, grad_norm, examples);
       s.batch_in_epoch += micro;
       ++s.step;
+      objective_.AfterStep(s.step);
       if (applied) {
         s.nonfinite_in_row = 0;
       } else {

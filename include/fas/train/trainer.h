@@ -44,6 +44,10 @@ class TrainObjective {
   // Forward of the next batch (model in training mode); nullopt at the end of the epoch.
   virtual std::optional<BatchLoss> NextBatch() = 0;
 
+  // After every optimizer step (and once after a resume, with the step resumed at): schedules inside the model,
+  // such as an encoder that unfreezes after N steps.
+  virtual void AfterStep(int64_t step) {}
+
   // Dev metrics (the model is in eval mode and no gradient is recorded). Must include "loss".
   virtual std::map<std::string, double> EvaluateDev() = 0;
 

@@ -1,0 +1,86 @@
+// An experiment: one YAML file (with `extends:` and --set) that says what to train, on what, how, and what to
+// evaluate at the end. `fas train`, `fas extract` and `fas config show` bind it; an unknown key is an error.
+//
+//   name: fas_synthetic
+//   seed: 42
+//   task: ser
+//   model: {...}                  # ModelConfig (models/ser_model.h)
+//   data: {root, train, dev, labels, label_map, cache_dir, loader: {...}}
+//   train: {...}                  # TrainConfig (train/train_config.h)
+//   eval: [{name: test, manifest: test.jsonl}, {name: conflict, manifest: conflict.jsonl}]
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "fas/models/ser_model.h"
+#include "fas/train/train_config.h"
+
+namespace fas {
+
+struct DataConfig {
+  std::string root;                   // corpus folder; manifests below are relative to it (empty: the working dir)
+  std::string train = "train.jsonl";
+  std::string dev = "dev.jsonl";
+  std::string labels;                 // label set file; empty = the canonical 7 classes
+  std::string label_map;              // the corpus's label map (file, or a corpus name under configs/labels/)
+  std::string cache_dir;              // feature cache; empty = $FAS_CACHE_DIR/features or ~/.cache/fas/features
+  int batch_size = 8;                 // utterances a micro-batch
+  double max_seconds = 0;             // training crops longer audio to this (random offset); 0 = whole files
+  bool skip_bad = false;              // bad manifest lines are counted and listed instead of failing
+
+  template <class V>
+  void Visit(V& v) {
+    v("root", root, "corpus folder the manifests are relative to");
+    v("train", train, "training manifest");
+    v("dev", dev, "dev manifest (evaluation during training, best checkpoint)");
+    v("labels", labels, "label set file (empty: canonical 7 classes)");
+    v("label_map", label_map, "corpus label map: file or corpus name (empty: labels already in the set)");
+    v("cache_dir", cache_dir, "feature cache folder for frozen encoders");
+    v("batch_size", batch_size, "utterances a micro-batch");
+    v("max_seconds", max_seconds, "training crop length in seconds (0 = whole utterances)");
+    v("skip_bad", skip_bad, "skip (and list) bad manifest lines instead of failing");
+  }
+  std::string Resolve(const std::string& manifest) const;  // a manifest path against root
+  std::string ResolvedCacheDir() const;
+};
+
+struct EvalSetConfig {
+  std::string name;
+  std::string manifest;
+
+  template <class V>
+  void Visit(V& v) {
+    v("name", name, "folder under eval/ and the dataset name in results.json");
+    v("manifest", manifest, "manifest, relative to data.root");
+  }
+};
+
+struct ExperimentConfig {
+  std::string name = "experiment";
+  uint64_t seed = 42;
+  std::string task = "ser";  // ser | asr
+  ModelConfig model;
+  DataConfig data;
+  TrainConfig train;
+  std::vector<EvalSetConfig> eval;
+
+  template <class V>
+  void Visit(V& v) {
+    v("name", name, "run name (the default run directory is runs/NAME)");
+    v("seed", seed, "seeds every random choice of the run");
+    v("task", task, "ser (emotion classification) | asr (CTC recogniser)");
+    v("model", model);
+    v("data", data);
+    v("train", train);
+    v("eval", eval);
+  }
+  // Throws ConfigError naming the first bad field.
+  void Validate() const;
+};
+
+// Loads files + --set assignments into an ExperimentConfig (unknown keys are errors) and validates it.
+ExperimentConfig LoadExperimentConfig(const std::vector<std::string>& files, const std::vector<std::string>& sets);
+
+}  // namespace fas

@@ -1,0 +1,53 @@
+// Features of frozen encoders, computed once per utterance and kept on disk: a frozen wav2vec2 or text encoder
+// gives the same hidden states every epoch, so training reads them instead of running the encoder again.
+//
+// An entry is keyed by a hash of the encoder (its weights' bytes and its config, layer selection included), the
+// audio file (path, size, modification time, offset and duration) and, for a text encoder, the transcript and the
+// tokenizer. Anything that changes the features changes the key; stale entries are never read.
+// Layout: DIR/<pathway key>/<2 hex>/<utterance key>.safetensors holding `states` [S, T, D] (S selected layers).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "fas/models/ser_model.h"
+#include "fas/train/ser_dataset.h"
+
+namespace fas {
+
+struct CacheFillStats {
+  int64_t computed = 0;
+  int64_t reused = 0;
+  double seconds = 0;
+};
+
+class FeatureCache {
+ public:
+  // Caches the pathways the model reads whose encoder is frozen for the whole run (none: enabled() is false).
+  FeatureCache(std::string dir, SerModel model);
+
+  bool enabled() const { return acoustic_ || semantic_; }
+  bool acoustic() const { return acoustic_; }
+  bool semantic() const { return semantic_; }
+
+  // Computes the entries `data` lacks (one utterance at a time, so no padding reaches a frozen encoder).
+  CacheFillStats Fill(const SerDataset& data);
+
+  // The cached pathways of a batch, as SerInput's *_features / *_mask ([B, S, T, D] zero-padded, [B, T] bool).
+  // Throws IoError when an entry is missing (Fill was not run on this dataset).
+  void Load(const SerDataset& data, const std::vector<int64_t>& batch, SerInput& input) const;
+
+ private:
+  std::string EntryPath(const std::string& pathway_key, const std::string& utterance_key) const;
+  std::string UtteranceKey(const SerDataset& data, int64_t i, bool semantic) const;
+  std::string dir_;
+  SerModel model_;
+  bool acoustic_ = false, semantic_ = false;
+  std::string acoustic_key_, semantic_key_, tokenizer_key_;
+};
+
+// The default cache folder: $FAS_CACHE_DIR/features, else $XDG_CACHE_HOME/fas/features, else ~/.cache/fas/features.
+std::string DefaultFeatureCacheDir();
+
+}  // namespace fas

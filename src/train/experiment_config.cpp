@@ -1,0 +1,49 @@
+#include "fas/train/experiment_config.h"
+
+#include <filesystem>
+#include <set>
+
+#include "fas/config/binder.h"
+#include "fas/core/error.h"
+#include "fas/train/feature_cache.h"
+
+namespace fas {
+
+std::string DataConfig::Resolve(const std::string& manifest) const {
+  if (manifest.empty() || root.empty() || std::filesystem::path(manifest).is_absolute()) return manifest;
+  return (std::filesystem::path(root) / manifest).string();
+}
+
+std::string DataConfig::ResolvedCacheDir() const { return cache_dir.empty() ? DefaultFeatureCacheDir() : cache_dir; }
+
+void ExperimentConfig::Validate() const {
+  if (name.empty()) throw ConfigError("name must not be empty (it names the run directory)");
+  if (task != "ser" && task != "asr") throw ConfigError("task '" + task + "' is unknown; use ser or asr");
+  if (task == "asr") {
+    throw ConfigError("task: asr: the CTC recogniser has no training objective in fas train yet; only task: ser "
+                      "trains");
+  }
+  model.Validate();
+  train.Validate();
+  if (data.train.empty()) throw ConfigError("data.train must name the training manifest");
+  if (data.dev.empty()) throw ConfigError("data.dev must name the dev manifest (evaluation during training)");
+  if (data.batch_size < 1) throw ConfigError("data.batch_size must be >= 1");
+  if (!(data.max_seconds >= 0)) throw ConfigError("data.max_seconds must be >= 0 (0 = whole utterances)");
+  std::set<std::string> names;
+  for (size_t i = 0; i < eval.size(); ++i) {
+    const std::string where = "eval[" + std::to_string(i) + "]";
+    if (eval[i].name.empty() || eval[i].name.find('/') != std::string::npos || eval[i].name[0] == '.') {
+      throw ConfigError(where + ".name '" + eval[i].name + "' must be a plain folder name");
+    }
+    if (eval[i].manifest.empty()) throw ConfigError(where + ".manifest must name a manifest");
+    if (!names.insert(eval[i].name).second) throw ConfigError(where + ".name '" + eval[i].name + "' is used twice");
+  }
+}
+
+ExperimentConfig LoadExperimentConfig(const std::vector<std::string>& files, const std::vector<std::string>& sets) {
+  ExperimentConfig cfg = LoadConfig<ExperimentConfig>(files, sets);
+  cfg.Validate();
+  return cfg;
+}
+
+}  // namespace fas

@@ -1,0 +1,407 @@
+#include "fas/train/ser_experiment.h"
+
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <optional>
+#include <sstream>
+
+#include "fas/audio/audio.h"
+#include "fas/config/binder.h"
+#include "fas/core/error.h"
+#include "fas/core/log.h"
+#include "fas/core/runtime.h"
+#include "fas/eval/results.h"
+#include "fas/io/safetensors.h"
+#include "fas/io/state_dict.h"
+#include "fas/train/checkpoint_folder.h"
+#include "fas/train/feature_cache.h"
+#include "fas/train/ser_dataset.h"
+
+namespace fs = std::filesystem;
+
+namespace fas {
+namespace {
+
+LabelSet LoadLabels(const DataConfig& d) { return d.labels.empty() ? CanonicalLabels() : LoadLabelSet(d.labels); }
+
+std::optional<LabelMap> LoadMap(const std::string& spec) {
+  if (spec.empty()) return std::nullopt;
+  return LoadLabelMap(fs::exists(spec) ? spec : LabelMapPath(spec));
+}
+
+bool ReadsText(const ModelConfig& m) { return FusionHeadStreams(m.head).semantic && m.semantic.type == "text"; }
+
+SerDatasetOptions DatasetOptions(const ExperimentConfig& cfg, const std::optional<LabelMap>& map) {
+  SerDatasetOptions o;
+  o.text_field = ReadsText(cfg.model) ? cfg.model.semantic.text_field : "";
+  o.require_text = ReadsText(cfg.model);
+  o.skip_bad = cfg.data.skip_bad;
+  o.label_map = map ? &*map : nullptr;
+  return o;
+}
+
+// A batch as the model takes it: cached features where the cache has them, raw audio / tokens for the rest.
+SerInput MakeInput(SerModel& model, const FeatureCache* cache, const SerDataset& data,
+                   const std::vector<int64_t>& batch, double max_seconds, uint64_t seed, int64_t epoch) {
+  SerInput in;
+  if (cache != nullptr && cache->enabled()) cache->Load(data, batch, in);
+  const bool text = model->config().semantic.type == "text";
+  const bool need_wave = (model->uses_acoustic() && !in.acoustic_features.defined()) ||
+                         (model->uses_semantic() && !text && !in.semantic_features.defined());
+  if (need_wave) std::tie(in.waveform, in.lengths) = data.LoadAudio(batch, max_seconds, seed, epoch);
+  if (model->uses_semantic() && text && !in.semantic_features.defined()) {
+    std::vector<std::string> texts;
+    for (int64_t i : batch) texts.push_back(data.text(i));
+    const TokenBatch t = model->Tokenize(texts);
+    in.input_ids = t.input_ids;
+    in.attention_mask = t.attention_mask;
+  }
+  return in;
+}
+
+torch::Tensor BatchLabels(const SerDataset& data, const std::vector<int64_t>& batch) {
+  std::vector<int64_t> y;
+  for (int64_t i : batch) y.push_back(data.label(i));
+  return torch::tensor(y, torch::kInt64);
+}
+
+// Predictions over a whole dataset in manifest order (model in eval mode, no gradient); `loss` gets the mean
+// cross-entropy over the labelled utterances.
+std::vector<Prediction> PredictDataset(SerModel& model, const FeatureCache* cache, const SerDataset& data,
+                                       int batch_size, double* loss = nullptr) {
+  torch::NoGradGuard no_grad;
+  const bool was_training = model->is_training();
+  model->eval();
+  const auto& names = model->labels();
+  std::vector<Prediction> out;
+  double loss_sum = 0;
+  int64_t labelled = 0;
+  for (const auto& batch : data.Batches(batch_size, false, 0, 0)) {
+    const SerOutput o = model->Forward(MakeInput(model, cache, data, batch, 0, 0, 0));
+    const torch::Tensor probs = torch::softmax(o.logits.to(torch::kFloat64), 1);
+    const torch::Tensor y = BatchLabels(data, batch);
+    const torch::Tensor known = y.ge(0);
+    if (known.any().item<bool>()) {
+      const auto idx = known.nonzero().squeeze(1);
+      loss_sum += torch::nn::functional::cross_entropy(o.logits.index_select(0, idx), y.index_select(0, idx),
+                                                       torch::nn::functional::CrossEntropyFuncOptions().reduction(
+                                                           torch::kSum))
+                      .item<double>();
+      labelled += idx.size(0);
+    }
+    for (size_t k = 0; k < batch.size(); ++k) {
+      const int64_t r = static_cast<int64_t>(k);
+      const Utterance& u = data.utterance(batch[k]);
+      Prediction p;
+      p.id = u.id;
+      p.label = data.label(batch[k]) >= 0 ? names[static_cast<size_t>(data.label(batch[k]))] : "";
+      p.pred = names[static_cast<size_t>(probs[r].argmax().item<int64_t>())];
+      const torch::Tensor row = probs[r].contiguous();
+      p.probs.assign(row.data_ptr<double>(), row.data_ptr<double>() + row.numel());
+      p.text_label = u.text_label;
+      p.conflict = u.conflict;
+      if (o.acoustic_share.defined()) p.acoustic_share = o.acoustic_share[r].item<double>();
+      out.push_back(std::move(p));
+    }
+  }
+  model->train(was_training);
+  if (loss != nullptr) *loss = labelled > 0 ? loss_sum / static_cast<double>(labelled) : std::nan("");
+  return out;
+}
+
+class SerObjective : public TrainObjective {
+ public:
+  SerObjective(const ExperimentConfig& cfg, SerModel model, const SerDataset& train, const SerDataset& dev,
+               const FeatureCache* cache)
+      : cfg_(cfg), model_(std::move(model)), train_(train), dev_(dev), cache_(cache) {
+    if (cfg_.train.class_weighted) {
+      // Inverse class frequency over the classes present (scikit-learn's "balanced"); absent classes weigh 0.
+      const auto counts = train_.ClassCounts(static_cast<int>(model_->labels().size()));
+      int64_t present = 0;
+      for (int64_t c : counts) present += c > 0 ? 1 : 0;
+      std::vector<float> w;
+      for (int64_t c : counts) {
+        w.push_back(c > 0 ? static_cast<float>(train_.size()) / static_cast<float>(present * c) : 0.0f);
+      }
+      class_weights_ = torch::tensor(w);
+    }
+  }
+
+  torch::nn::Module& model() override { return *model_; }
+  std::vector<ParamGroup> ParameterGroups(const TrainConfig& c) override {
+    const fas::ParameterGroups g = model_->Groups();
+    return {{"encoder", g.encoder, c.encoder_lr}, {"head", g.head, c.lr}};
+  }
+  int64_t BatchesPerEpoch() override { return (train_.size() + cfg_.data.batch_size - 1) / cfg_.data.batch_size; }
+  void StartEpoch(int64_t epoch, int64_t first) override {
+    epoch_ = epoch;
+    batches_ = train_.Batches(cfg_.data.batch_size, true, cfg_.seed, epoch);
+    next_ = first;
+  }
+  std::optional<BatchLoss> NextBatch() override {
+    if (next_ >= static_cast<int64_t>(batches_.size())) return std::nullopt;
+    const auto& batch = batches_[static_cast<size_t>(next_++)];
+    const SerOutput o =
+        model_->Forward(MakeInput(model_, cache_, train_, batch, cfg_.data.max_seconds, cfg_.seed, epoch_));
+    auto opts = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(cfg_.train.label_smoothing);
+    if (class_weights_.defined()) opts.weight(class_weights_);
+    return BatchLoss{torch::nn::functional::cross_entropy(o.logits, BatchLabels(train_, batch), opts),
+                     static_cast<int64_t>(batch.size())};
+  }
+  void AfterStep(int64_t step) override { model_->OnTrainStep(step); }
+  std::map<std::string, double> EvaluateDev() override {
+    double loss = 0;
+    const auto preds = PredictDataset(model_, cache_, dev_, cfg_.data.batch_size, &loss);
+    const EvalMetrics m = Evaluate(preds, model_->labels());
+    std::map<std::string, double> out = {{"loss", loss},
+                                         {"acc", m.all.acc},
+                                         {"ua", m.all.ua},
+                                         {"macro_f1", m.all.macro_f1},
+                                         {"weighted_f1", m.all.weighted_f1}};
+    if (m.conflict.n > 0) out["conflict_acc"] = m.conflict.acc;
+    return out;
+  }
+  void SaveWeights(const std::string& path) override { SaveStateDict(*model_, path); }
+  void LoadWeights(const std::string& path) override { LoadStateDict(*model_, path, NameMap{}); }
+
+ private:
+  const ExperimentConfig& cfg_;
+  SerModel model_;
+  const SerDataset& train_;
+  const SerDataset& dev_;
+  const FeatureCache* cache_;
+  torch::Tensor class_weights_;
+  std::vector<std::vector<int64_t>> batches_;
+  int64_t epoch_ = 0, next_ = 0;
+};
+
+// A resumed run must be the same run: the config given must resolve to the one the run was started with, except
+// for the plan (how long, how often to evaluate and log, when to stop early, what to evaluate at the end).
+void CheckSameConfig(const ExperimentConfig& given, const ExperimentConfig& stored, const std::string& run_dir) {
+  ExperimentConfig expected = stored;
+  ExperimentConfig g = given;
+  if (g.model.semantic.tokenizer.model.empty()) g.model.semantic.tokenizer = stored.model.semantic.tokenizer;
+  expected.train.max_steps = g.train.max_steps;
+  expected.train.epochs = g.train.epochs;
+  expected.train.eval_every = g.train.eval_every;
+  expected.train.log_every = g.train.log_every;
+  expected.train.threads = g.train.threads;
+  expected.train.early_stopping = g.train.early_stopping;
+  expected.eval = g.eval;
+  std::istringstream a(ConfigToString(g)), b(ConfigToString(expected));
+  std::string la, lb;
+  while (true) {
+    const bool ga = static_cast<bool>(std::getline(a, la)), gb = static_cast<bool>(std::getline(b, lb));
+    if (!ga && !gb) return;
+    if (la != lb || ga != gb) {
+      throw ConfigError("--resume: the config differs from " + run_dir + "/config.yaml (given '" + la +
+                        "', the run has '" + lb + "'); a resumed run continues the same run, so only max_steps, "
+                        "epochs, eval_every, log_every, threads, early_stopping and eval may change");
+    }
+  }
+}
+
+std::string CheckpointForEval(const std::string& run_dir) {
+  std::string dir = FindCheckpoint(run_dir + "/checkpoints/best");
+  if (dir.empty()) dir = FindCheckpoint(run_dir + "/checkpoints/last");
+  if (dir.empty()) throw IoError("run '" + run_dir + "' has no checkpoint (checkpoints/best or checkpoints/last)");
+  return dir;
+}
+
+SerModel LoadRunModel(const ExperimentConfig& cfg, const std::string& run_dir, const LabelSet& labels) {
+  SeedEverything(cfg.seed);
+  SerModel model = BuildModel(cfg.model, labels);
+  const std::string ckpt = CheckpointForEval(run_dir);
+  LoadStateDict(*model, ckpt + "/model.safetensors", NameMap{});
+  spdlog::info("loaded {}", ckpt);
+  model->eval();
+  return model;
+}
+
+EvalMetrics EvaluateInto(SerModel& model, FeatureCache* cache, const ExperimentConfig& cfg,
+                         const std::string& run_dir, const std::string& manifest, const std::string& name,
+                         const std::optional<LabelMap>& map, const LabelSet& labels) {
+  SerDataset data(manifest, labels, DatasetOptions(cfg, map));
+  if (cache != nullptr && cache->enabled()) cache->Fill(data);
+  const auto preds = PredictDataset(model, cache, data, cfg.data.batch_size);
+  ResultsInfo info;
+  info.model = cfg.model.head;
+  info.dataset = name;
+  info.manifest = manifest;
+  info.run = run_dir;
+  info.seed = cfg.seed;
+  info.label_map = LabelMapJson(data.label_report());
+  const EvalMetrics m = WriteEvaluation(run_dir + "/eval/" + name, preds, model->labels(), info);
+  spdlog::info("eval {}: n {} acc {:.4f} ua {:.4f} macro_f1 {:.4f}{}", name, m.all.n, m.all.acc, m.all.ua,
+               m.all.macro_f1,
+               m.conflict.n > 0 ? fmt::format(" | conflict acc {:.4f} (n {})", m.conflict.acc, m.conflict.n) : "");
+  return m;
+}
+
+}  // namespace
+
+ExperimentConfig LoadRunConfig(const std::string& run_dir) {
+  const std::string path = run_dir + "/config.yaml";
+  if (!fs::exists(path)) throw IoError("'" + run_dir + "' is not a run directory (no config.yaml)");
+  return LoadExperimentConfig({path}, {});
+}
+
+TrainSummary TrainExperiment(ExperimentConfig cfg, const TrainRunOptions& options) {
+  const std::string run_dir = options.run_dir.empty() ? "runs/" + cfg.name : options.run_dir;
+  if (options.resume) {
+    const ExperimentConfig stored = LoadRunConfig(run_dir);
+    CheckSameConfig(cfg, stored, run_dir);
+    cfg.model.semantic.tokenizer = stored.model.semantic.tokenizer;
+    WriteFileAtomic(run_dir + "/config.yaml", ConfigToString(cfg));
+  } else if (!FindCheckpoint(run_dir + "/checkpoints/last").empty()) {
+    throw ConfigError("run directory '" + run_dir + "' already holds a run; continue it with --resume, or choose "
+                      "another with --run-dir");
+  }
+  fs::create_directories(run_dir);
+  LogToFile(run_dir + "/train.log");
+  if (cfg.train.threads > 0) InitRuntime({cfg.train.threads});
+  SeedEverything(cfg.seed);
+
+  const LabelSet labels = LoadLabels(cfg.data);
+  const std::optional<LabelMap> map = LoadMap(cfg.data.label_map);
+  const SerDataset train(cfg.data.Resolve(cfg.data.train), labels, DatasetOptions(cfg, map));
+  const SerDataset dev(cfg.data.Resolve(cfg.data.dev), labels, DatasetOptions(cfg, map));
+  spdlog::info("run '{}' ({}): {} training / {} dev utterances, seed {}", cfg.name, run_dir, train.size(), dev.size(),
+               cfg.seed);
+  if (!options.resume) {
+    if (ReadsText(cfg.model) && cfg.model.semantic.tokenizer.model.empty()) {
+      std::vector<std::string> texts;
+      for (int64_t i = 0; i < train.size(); ++i) texts.push_back(train.text(i));
+      PrepareTokenizer(cfg.model, texts, run_dir);
+    }
+    WriteFileAtomic(run_dir + "/config.yaml", ConfigToString(cfg));
+  }
+
+  SerModel model = BuildModel(cfg.model, labels);
+  for (const auto& [part, n] : model->ParameterReport()) spdlog::info("trainable parameters, {}: {}", part, n);
+
+  std::unique_ptr<FeatureCache> cache;
+  if (cfg.train.cache_features) {
+    cache = std::make_unique<FeatureCache>(cfg.data.ResolvedCacheDir(), model);
+    if (cache->enabled()) {
+      for (const SerDataset* d : {&train, &dev}) {
+        const CacheFillStats s = cache->Fill(*d);
+        spdlog::info("feature cache {}: {} computed, {} reused, {:.1f} s", d->manifest().path, s.computed, s.reused,
+                     s.seconds);
+      }
+    }
+  }
+
+  TrainConfig tc = cfg.train;
+  if (tc.global_batch > 0) {
+    const int per_step = cfg.data.batch_size;  // x world_size once data-parallel training lands
+    if (tc.global_batch % per_step != 0) {
+      throw ConfigError("train.global_batch " + std::to_string(tc.global_batch) + " is not a multiple of " +
+                        "data.batch_size " + std::to_string(per_step));
+    }
+    tc.accumulation = tc.global_batch / per_step;
+  }
+  SerObjective objective(cfg, model, train, dev, cache.get());
+  TrainerOptions to;
+  to.run_dir = run_dir;
+  to.seed = cfg.seed;
+  to.resolved_config = ConfigToString(cfg);
+  to.on_step = options.on_step;
+  Trainer trainer(tc, objective, to);
+  TrainSummary summary = trainer.Run(options.resume);
+  if (summary.interrupted) {
+    throw Interrupted("training stopped at step " + std::to_string(summary.steps) + "; checkpoints/last saved; "
+                      "continue with: fas train --run-dir " + run_dir + " --resume");
+  }
+  LoadStateDict(*model, CheckpointForEval(run_dir) + "/model.safetensors", NameMap{});
+  for (const auto& e : cfg.eval) {
+    EvaluateInto(model, cache.get(), cfg, run_dir, cfg.data.Resolve(e.manifest), e.name, map, labels);
+  }
+  return summary;
+}
+
+EvalMetrics EvaluateRun(const std::string& run_dir, const std::string& manifest, const std::string& name,
+                        const std::string& label_map) {
+  const ExperimentConfig cfg = LoadRunConfig(run_dir);
+  const LabelSet labels = LoadLabels(cfg.data);
+  SerModel model = LoadRunModel(cfg, run_dir, labels);
+  return EvaluateInto(model, nullptr, cfg, run_dir, manifest, name, LoadMap(label_map), labels);
+}
+
+std::vector<nlohmann::ordered_json> PredictFiles(const std::string& run_dir, const std::vector<std::string>& files,
+                                                 const std::vector<std::string>& texts, const TranscriberConfig& asr) {
+  const ExperimentConfig cfg = LoadRunConfig(run_dir);
+  const LabelSet labels = LoadLabels(cfg.data);
+  SerModel model = LoadRunModel(cfg, run_dir, labels);
+  const bool reads_text = model->uses_semantic() && cfg.model.semantic.type == "text";
+  std::vector<std::string> transcripts(files.size());
+  std::vector<std::string> to_transcribe;
+  for (size_t i = 0; i < files.size(); ++i) {
+    transcripts[i] = i < texts.size() ? texts[i] : "";
+    if (reads_text && transcripts[i].empty()) to_transcribe.push_back(files[i]);
+  }
+  if (!to_transcribe.empty()) {
+    const auto heard = TranscribeFiles(to_transcribe, asr, 1);
+    size_t k = 0;
+    for (size_t i = 0; i < files.size(); ++i) {
+      if (reads_text && transcripts[i].empty()) transcripts[i] = heard[k++];
+    }
+  }
+  torch::NoGradGuard no_grad;
+  std::vector<nlohmann::ordered_json> out;
+  for (size_t i = 0; i < files.size(); ++i) {
+    const std::vector<float> samples = ReadAudio(files[i]);
+    SerInput in;
+    in.waveform = torch::tensor(samples).unsqueeze(0);
+    in.lengths = torch::tensor(std::vector<int64_t>{static_cast<int64_t>(samples.size())});
+    if (reads_text) {
+      const TokenBatch t = model->Tokenize({transcripts[i]});
+      in.input_ids = t.input_ids;
+      in.attention_mask = t.attention_mask;
+    }
+    const SerOutput o = model->Forward(in);
+    const torch::Tensor probs = torch::softmax(o.logits.to(torch::kFloat64), 1)[0];
+    nlohmann::ordered_json j;
+    j["file"] = files[i];
+    j["label"] = model->labels()[static_cast<size_t>(probs.argmax().item<int64_t>())];
+    nlohmann::ordered_json p;
+    for (size_t c = 0; c < model->labels().size(); ++c) p[model->labels()[c]] = probs[static_cast<int64_t>(c)].item<double>();
+    j["probs"] = p;
+    if (o.acoustic_share.defined()) {
+      const double a = o.acoustic_share[0].item<double>();
+      j["acoustic_share"] = a;
+      j["semantic_share"] = 1.0 - a;
+    }
+    if (reads_text) j["transcript"] = transcripts[i];
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+int64_t ExtractFeatures(const ExperimentConfig& cfg) {
+  SeedEverything(cfg.seed);
+  const LabelSet labels = LoadLabels(cfg.data);
+  const std::optional<LabelMap> map = LoadMap(cfg.data.label_map);
+  if (ReadsText(cfg.model) && cfg.model.semantic.tokenizer.model.empty()) {
+    throw ConfigError("fas extract: model.semantic.tokenizer.model is empty; a frozen text encoder needs the "
+                      "tokenizer it was trained with");
+  }
+  SerModel model = BuildModel(cfg.model, labels);
+  FeatureCache cache(cfg.data.ResolvedCacheDir(), model);
+  if (!cache.enabled()) {
+    throw ConfigError("fas extract: no pathway of this model is frozen, so there is nothing to cache");
+  }
+  std::vector<std::string> manifests = {cfg.data.train, cfg.data.dev};
+  for (const auto& e : cfg.eval) manifests.push_back(e.manifest);
+  int64_t computed = 0;
+  for (const auto& m : manifests) {
+    const SerDataset data(cfg.data.Resolve(m), labels, DatasetOptions(cfg, map));
+    const CacheFillStats s = cache.Fill(data);
+    spdlog::info("{}: {} computed, {} reused, {:.1f} s", data.manifest().path, s.computed, s.reused, s.seconds);
+    computed += s.computed;
+  }
+  return computed;
+}
+
+}  // namespace fas

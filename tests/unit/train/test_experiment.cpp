@@ -1,0 +1,121 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <set>
+
+#include "fas/audio/audio.h"
+#include "fas/config/binder.h"
+#include "fas/core/error.h"
+#include "fas/train/experiment_config.h"
+#include "fas/train/ser_dataset.h"
+#include "support/test_support.h"
+
+namespace fs = std::filesystem;
+using fas::testing::TempDir;
+using fas::testing::WriteFile;
+
+namespace {
+
+// Every shipped model config binds (no unknown key) and validates, and its printed form binds again to the same.
+TEST(ExperimentConfig, ShippedModelConfigsBindAndRoundTrip) {
+  int n = 0;
+  for (const auto& e : fs::directory_iterator(fas::testing::SourceDir() + "/configs/models")) {
+    if (e.path().extension() != ".yaml") continue;
+    SCOPED_TRACE(e.path().string());
+    fas::ExperimentConfig c = fas::LoadExperimentConfig({e.path().string()}, {});
+    EXPECT_EQ(c.task, "ser");
+    TempDir d;
+    WriteFile(d / "resolved.yaml", fas::ConfigToString(c));
+    fas::ExperimentConfig again = fas::LoadExperimentConfig({d / "resolved.yaml"}, {});
+    EXPECT_EQ(fas::ConfigToString(again), fas::ConfigToString(c));
+    ++n;
+  }
+  EXPECT_GE(n, 1);
+}
+
+TEST(ExperimentConfig, ErrorsNameTheKey) {
+  TempDir d;
+  WriteFile(d / "a.yaml", "train:\n  warmpu: 0.1\n");
+  try {
+    fas::LoadExperimentConfig({d / "a.yaml"}, {});
+    FAIL();
+  } catch (const fas::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("did you mean 'train.warmup'"), std::string::npos) << e.what();
+  }
+  WriteFile(d / "b.yaml", "eval:\n  - {name: test, manifest: a.jsonl}\n  - {name: test, manifest: b.jsonl}\n");
+  EXPECT_THROW(fas::LoadExperimentConfig({d / "b.yaml"}, {}), fas::ConfigError);
+  EXPECT_THROW(fas::LoadExperimentConfig({d / "b.yaml"}, {"eval=[]", "task=tts"}), fas::ConfigError);
+  EXPECT_NO_THROW(fas::LoadExperimentConfig({d / "b.yaml"}, {"eval=[]"}));
+}
+
+TEST(ExperimentConfig, ManifestsResolveAgainstRoot) {
+  fas::DataConfig d;
+  d.root = "corpus/synth";
+  EXPECT_EQ(d.Resolve("train.jsonl"), "corpus/synth/train.jsonl");
+  EXPECT_EQ(d.Resolve("/abs/dev.jsonl"), "/abs/dev.jsonl");
+  d.root = "";
+  EXPECT_EQ(d.Resolve("train.jsonl"), "train.jsonl");
+}
+
+class SerDatasetTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* labels[] = {"happy", "sad", "angry", "neutral"};
+    std::string lines;
+    for (int i = 0; i < 21; ++i) {
+      const std::string wav = "u" + std::to_string(i) + ".wav";
+      fas::WriteAudio(dir_ / wav, std::vector<float>(1600 + 400 * (i % 5), 0.1f), 16000);
+      lines += "{\"id\": \"u" + std::to_string(i) + "\", \"audio\": \"" + wav + "\", \"label\": \"" + labels[i % 4] +
+               "\", \"asr_text\": \"words " + std::to_string(i) + "\"}\n";
+    }
+    WriteFile(dir_ / "m.jsonl", lines);
+  }
+  TempDir dir_;
+};
+
+TEST_F(SerDatasetTest, EpochBatchesDependOnlyOnSeedAndEpoch) {
+  fas::SerDatasetOptions o;
+  const fas::SerDataset data(dir_ / "m.jsonl", fas::CanonicalLabels(), o);
+  ASSERT_EQ(data.size(), 21);
+  EXPECT_EQ(data.ClassCounts(7)[fas::CanonicalLabels().Index("happy")], 6);
+  const auto a = data.Batches(4, true, 42, 3);
+  EXPECT_EQ(a, data.Batches(4, true, 42, 3));
+  EXPECT_NE(a, data.Batches(4, true, 42, 4));
+  EXPECT_NE(a, data.Batches(4, true, 43, 3));
+  std::multiset<int64_t> seen;
+  for (const auto& b : a) seen.insert(b.begin(), b.end());
+  EXPECT_EQ(seen.size(), 21u);
+  EXPECT_EQ(std::set<int64_t>(seen.begin(), seen.end()).size(), 21u);  // each utterance once
+  const auto eval = data.Batches(4, false, 0, 0);
+  EXPECT_EQ(eval.front(), (std::vector<int64_t>{0, 1, 2, 3}));
+  EXPECT_EQ(eval.back(), (std::vector<int64_t>{20}));
+}
+
+TEST_F(SerDatasetTest, AudioIsPaddedAndCropsAreReproducible) {
+  const fas::SerDataset data(dir_ / "m.jsonl", fas::CanonicalLabels(), {});
+  auto [wave, lengths] = data.LoadAudio({0, 4});
+  EXPECT_EQ(wave.sizes(), (std::vector<int64_t>{2, 3200}));
+  EXPECT_EQ(lengths[0].item<int64_t>(), 1600);
+  EXPECT_EQ(wave[0][2000].item<float>(), 0.0f);
+  auto [c1, l1] = data.LoadAudio({4}, 0.125, 42, 1);
+  auto [c2, l2] = data.LoadAudio({4}, 0.125, 42, 1);
+  EXPECT_EQ(l1[0].item<int64_t>(), 2000);
+  EXPECT_TRUE(torch::equal(c1, c2));
+}
+
+TEST_F(SerDatasetTest, UnknownLabelAndMissingTextAreClearErrors) {
+  WriteFile(dir_ / "bad.jsonl", "{\"id\": \"x\", \"audio\": \"u0.wav\", \"label\": \"exc\"}\n");
+  try {
+    fas::SerDataset(dir_ / "bad.jsonl", fas::CanonicalLabels(), {});
+    FAIL();
+  } catch (const fas::DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("bad.jsonl:1"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("data.label_map"), std::string::npos) << e.what();
+  }
+  WriteFile(dir_ / "notext.jsonl", "{\"id\": \"x\", \"audio\": \"u0.wav\", \"label\": \"sad\"}\n");
+  fas::SerDatasetOptions o;
+  o.require_text = true;
+  EXPECT_THROW(fas::SerDataset(dir_ / "notext.jsonl", fas::CanonicalLabels(), o), fas::DataError);
+}
+
+}  // namespace
