@@ -501,9 +501,9 @@ std::optional<Table> ConflictTable(const std::vector<const RunResult*>& base, co
   for (const auto& d : datasets) {
     const std::string name = DisplayDataset(d);
     cols.emplace_back(d, What::kCongruent);
-    t.columns.push_back({name + " congruent ACC", TableColumn::Kind::kOurs});
+    t.columns.push_back({name + ": congruent ACC", TableColumn::Kind::kOurs});
     cols.emplace_back(d, What::kConflict);
-    t.columns.push_back({name + " conflict ACC", TableColumn::Kind::kOurs});
+    t.columns.push_back({name + ": conflict ACC", TableColumn::Kind::kOurs});
     bool any = false;
     for (const auto& m : models) any = any || pub.Main(m, PaperColumn(d), "acc");
     if (any && PaperColumn(d) == "case") {
@@ -511,7 +511,7 @@ std::optional<Table> ConflictTable(const std::vector<const RunResult*>& base, co
       t.columns.push_back({PaperHeader(d, "ACC"), TableColumn::Kind::kPaper});
     }
     cols.emplace_back(d, What::kBias);
-    t.columns.push_back({name + " semantic bias", TableColumn::Kind::kOurs, true});
+    t.columns.push_back({name + ": semantic bias", TableColumn::Kind::kOurs, true});
   }
   for (const auto& m : models) {
     std::vector<TableCell> row = {TextCell(m)};

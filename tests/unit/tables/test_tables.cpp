@@ -138,10 +138,10 @@ TEST_F(Tables, ConflictTableMarksLowestSemanticBias) {
   const auto tables = fas::BuildPaperTables(fas::CollectRunResults(dir.path()), Published());
   const fas::Table* t = Find(tables, "conflict");
   ASSERT_NE(t, nullptr);
-  EXPECT_TRUE(Cell(*t, "fas", "conflict semantic bias").best);
-  EXPECT_FALSE(Cell(*t, "semantic_only", "conflict semantic bias").best);
-  EXPECT_NEAR(Cell(*t, "fas", "conflict conflict ACC").stats.mean, 64.0, 1e-9);
-  EXPECT_TRUE(Cell(*t, "semantic_only", "conflict congruent ACC").best);
+  EXPECT_TRUE(Cell(*t, "fas", "conflict: semantic bias").best);
+  EXPECT_FALSE(Cell(*t, "semantic_only", "conflict: semantic bias").best);
+  EXPECT_NEAR(Cell(*t, "fas", "conflict: conflict ACC").stats.mean, 64.0, 1e-9);
+  EXPECT_TRUE(Cell(*t, "semantic_only", "conflict: congruent ACC").best);
   EXPECT_DOUBLE_EQ(Cell(*t, "fas", "paper CASE ACC").number, 59.38);
 }
 
