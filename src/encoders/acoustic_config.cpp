@@ -55,6 +55,8 @@ AcousticEncoderConfig HfDefaults(const std::string& model_type) {
   c.layerdrop = 0.1;
   c.mask_time_prob = 0.05;
   c.mask_time_length = 10;
+  c.mask_feature_prob = 0.0;
+  c.mask_feature_length = 10;
   return c;
 }
 
@@ -89,10 +91,11 @@ void AcousticEncoderConfig::Validate() const {
     Require(num_buckets >= 4 && max_bucket_distance > num_buckets / 4,
             "num_buckets must be >= 4 and max_bucket_distance > num_buckets / 4");
   }
-  for (double p : {hidden_dropout, attention_dropout, activation_dropout, feat_proj_dropout, layerdrop, mask_time_prob}) {
+  for (double p : {hidden_dropout, attention_dropout, activation_dropout, feat_proj_dropout, layerdrop, mask_time_prob,
+                   mask_feature_prob}) {
     Require(p >= 0 && p < 1, "dropout, layerdrop and mask probabilities must be in [0, 1)");
   }
-  Require(mask_time_length > 0, "mask_time_length must be positive");
+  Require(mask_time_length > 0 && mask_feature_length > 0, "mask_time_length and mask_feature_length must be positive");
   for (const auto& act : {hidden_act, feat_extract_activation}) {
     Require(act == "gelu" || act == "gelu_new" || act == "gelu_pytorch_tanh" || act == "relu" || act == "swish" ||
                 act == "silu",
@@ -154,10 +157,8 @@ AcousticEncoderConfig ReadHfAcousticConfig(const std::string& path) {
   Read(j, "layerdrop", c.layerdrop, path);
   Read(j, "mask_time_prob", c.mask_time_prob, path);
   Read(j, "mask_time_length", c.mask_time_length, path);
-  double mask_feature_prob = 0;
-  Read(j, "mask_feature_prob", mask_feature_prob, path);
-  // HuggingFace creates masked_spec_embed when either masking probability is positive.
-  if (c.mask_time_prob <= 0 && mask_feature_prob > 0) c.mask_time_prob = 1e-9;
+  Read(j, "mask_feature_prob", c.mask_feature_prob, path);
+  Read(j, "mask_feature_length", c.mask_feature_length, path);
   int64_t num_feat_extract_layers = static_cast<int64_t>(c.conv_dim.size());
   Read(j, "num_feat_extract_layers", num_feat_extract_layers, path);
   if (num_feat_extract_layers != static_cast<int64_t>(c.conv_dim.size())) {

@@ -351,7 +351,7 @@ AcousticEncoderImpl::AcousticEncoderImpl(const AcousticEncoderConfig& config)
   feature_extractor_ = register_module("feature_extractor", std::make_shared<FeatureEncoderImpl>(config_));
   feature_projection_ = register_module("feature_projection", std::make_shared<FeatureProjectionImpl>(config_));
   encoder_ = register_module("encoder", std::make_shared<TransformerEncoderImpl>(config_));
-  if (config_.mask_time_prob > 0) {
+  if (config_.mask_time_prob > 0 || config_.mask_feature_prob > 0) {
     masked_spec_embed_ = register_parameter("masked_spec_embed", torch::rand({config_.hidden_size}));
   }
   // HuggingFace's _init_weights for what LibTorch initialises differently: Linear N(0, 0.02) with zero bias,
@@ -377,25 +377,42 @@ torch::Tensor AcousticEncoderImpl::FrameLengths(const torch::Tensor& sample_leng
   return n;
 }
 
-torch::Tensor AcousticEncoderImpl::MaskTime(const torch::Tensor& hidden, const torch::Tensor& frame_lengths) {
-  // SpecAugment over time as HuggingFace's _compute_mask_indices: per row, about prob * length / span spans of
-  // `mask_time_length` frames at distinct random starts, filled with masked_spec_embed.
-  const int64_t b = hidden.size(0), t = hidden.size(1), span = config_.mask_time_length;
-  auto mask = torch::zeros({b, t}, torch::kBool);
-  auto lengths = frame_lengths.to(torch::kCPU);
-  for (int64_t i = 0; i < b; ++i) {
-    const int64_t len = lengths[i].item<int64_t>();
-    if (len < span) continue;
-    const double expected = config_.mask_time_prob * len / span + torch::rand({1}).item<double>();
-    const int64_t spans = std::min<int64_t>(std::max<int64_t>(static_cast<int64_t>(expected), 2), len / span);
-    auto starts = torch::randperm(len - span + 1).index({Slice(0, spans)});
-    for (int64_t s = 0; s < spans; ++s) {
-      const int64_t start = starts[s].item<int64_t>();
-      mask.index_put_({i, Slice(start, start + span)}, true);
-    }
+namespace {
+
+// HuggingFace's _compute_mask_indices for one row: about prob * length / span spans (at least 2, at most what
+// fits) of `span` positions at distinct random starts.
+void MaskSpans(torch::Tensor row_mask, int64_t length, double prob, int64_t span) {
+  if (prob <= 0 || length < span) return;
+  const double expected = prob * length / span + torch::rand({1}).item<double>();
+  const int64_t spans = std::min<int64_t>(std::max<int64_t>(static_cast<int64_t>(expected), 2), length / span);
+  auto starts = torch::randperm(length - span + 1).index({Slice(0, spans)});
+  for (int64_t s = 0; s < spans; ++s) {
+    const int64_t start = starts[s].item<int64_t>();
+    row_mask.index_put_({Slice(start, start + span)}, true);
   }
-  mask = mask.to(hidden.device()).unsqueeze(-1);
-  return torch::where(mask, masked_spec_embed_.to(hidden.dtype()), hidden);
+}
+
+}  // namespace
+
+torch::Tensor AcousticEncoderImpl::SpecAugment(const torch::Tensor& hidden, const torch::Tensor& frame_lengths) {
+  const int64_t b = hidden.size(0), t = hidden.size(1), d = hidden.size(2);
+  auto lengths = frame_lengths.to(torch::kCPU);
+  torch::Tensor out = hidden;
+  if (config_.mask_time_prob > 0) {
+    auto time_mask = torch::zeros({b, t}, torch::kBool);
+    for (int64_t i = 0; i < b; ++i) {
+      MaskSpans(time_mask[i], lengths[i].item<int64_t>(), config_.mask_time_prob, config_.mask_time_length);
+    }
+    out = torch::where(time_mask.to(hidden.device()).unsqueeze(-1), masked_spec_embed_.to(hidden.dtype()), out);
+  }
+  if (config_.mask_feature_prob > 0) {
+    auto feature_mask = torch::zeros({b, d}, torch::kBool);
+    for (int64_t i = 0; i < b; ++i) {
+      MaskSpans(feature_mask[i], d, config_.mask_feature_prob, config_.mask_feature_length);
+    }
+    out = out.masked_fill(feature_mask.to(hidden.device()).unsqueeze(1), 0.0);
+  }
+  return out;
 }
 
 EncoderOutput AcousticEncoderImpl::forward(const torch::Tensor& waveform, const torch::Tensor& lengths) {
@@ -431,7 +448,7 @@ EncoderOutput AcousticEncoderImpl::forward(const torch::Tensor& waveform, const 
   out.lengths = FrameLengths(sample_lengths).clamp_max(frames);
   out.mask = torch::arange(frames, out.lengths.options()).unsqueeze(0).lt(out.lengths.unsqueeze(1));
   auto x = feature_projection_->forward(features);
-  if (is_training() && masked_spec_embed_.defined() && freeze_ != "all") x = MaskTime(x, out.lengths);
+  if (is_training() && masked_spec_embed_.defined() && freeze_ != "all") x = SpecAugment(x, out.lengths);
   const bool padded = min_len < t;
   out.hidden_states = encoder_->forward(x, padded ? out.mask : torch::Tensor(), layerdrop_enabled_);
   return out;

@@ -54,10 +54,13 @@ struct AcousticEncoderConfig {
   double activation_dropout = 0.0;
   double feat_proj_dropout = 0.0;
   double layerdrop = 0.0;  // never applied while a layer-weighted sum reads the hidden states
-  // As in HuggingFace, a positive probability gives the model its `masked_spec_embed` parameter, and in
-  // training replaces spans of mask_time_length frames (SpecAugment over time) by it.
+  // SpecAugment in training, as HuggingFace: spans of mask_time_length frames replaced by the learned
+  // `masked_spec_embed` (the parameter exists when either probability is positive), and spans of
+  // mask_feature_length channels zeroed.
   double mask_time_prob = 0.05;
   int64_t mask_time_length = 10;
+  double mask_feature_prob = 0.0;
+  int64_t mask_feature_length = 10;
 
   template <class V>
   void Visit(V& v) {
@@ -91,6 +94,8 @@ struct AcousticEncoderConfig {
     v("layerdrop", layerdrop);
     v("mask_time_prob", mask_time_prob);
     v("mask_time_length", mask_time_length);
+    v("mask_feature_prob", mask_feature_prob);
+    v("mask_feature_length", mask_feature_length);
   }
 
   // Throws ConfigError naming the first bad field.
@@ -146,7 +151,7 @@ class AcousticEncoderImpl : public EncoderModule {
   const AcousticEncoderConfig& config() const { return config_; }
 
  private:
-  torch::Tensor MaskTime(const torch::Tensor& hidden, const torch::Tensor& frame_lengths);
+  torch::Tensor SpecAugment(const torch::Tensor& hidden, const torch::Tensor& frame_lengths);
 
   AcousticEncoderConfig config_;
   std::string freeze_ = "none";

@@ -158,6 +158,8 @@ TEST(Wav2Vec2, TrainingStepReachesEveryTrainableParameter) {
   c.max_bucket_distance = 32;
   c.mask_time_prob = 0.5;
   c.mask_time_length = 2;
+  c.mask_feature_prob = 0.3;
+  c.mask_feature_length = 2;
   c.layerdrop = 0.5;
   fas::AcousticEncoder enc(c);
   enc->DisableLayerDrop();
