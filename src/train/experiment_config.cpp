@@ -27,8 +27,11 @@ void ExperimentConfig::Validate() const {
   train.Validate();
   if (data.train.empty()) throw ConfigError("data.train must name the training manifest");
   if (data.dev.empty()) throw ConfigError("data.dev must name the dev manifest (evaluation during training)");
-  if (data.batch_size < 1) throw ConfigError("data.batch_size must be >= 1");
-  if (!(data.max_seconds >= 0)) throw ConfigError("data.max_seconds must be >= 0 (0 = whole utterances)");
+  try {
+    data.loader.Validate();
+  } catch (const ConfigError& e) {
+    throw ConfigError(std::string("data: ") + e.what());
+  }
   std::set<std::string> names;
   for (size_t i = 0; i < eval.size(); ++i) {
     const std::string where = "eval[" + std::to_string(i) + "]";

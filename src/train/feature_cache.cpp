@@ -48,17 +48,18 @@ std::string DefaultFeatureCacheDir() {
   return std::string(home != nullptr ? home : ".") + "/.cache/fas/features";
 }
 
-FeatureCache::FeatureCache(std::string dir, SerModel model) : dir_(std::move(dir)), model_(std::move(model)) {
+FeatureCache::FeatureCache(std::string dir, SerModel model, const LoaderConfig& loader)
+    : dir_(std::move(dir)), model_(std::move(model)), loader_(loader) {
   ModelConfig cfg = model_->config();
   acoustic_ = model_->uses_acoustic() && model_->acoustic_frozen();
   semantic_ = model_->uses_semantic() && model_->semantic_frozen();
   if (acoustic_) {
-    acoustic_key_ = ContentHash("acoustic|" + ConfigToString(cfg.acoustic) + "|" +
-                                WeightsHash(*model_, "acoustic_encoder."));
+    acoustic_key_ = ContentHash("acoustic|" + ConfigToString(cfg.acoustic) + "|" + loader_.normalize + "|" +
+                                std::to_string(loader_.sample_rate) + "|" + WeightsHash(*model_, "acoustic_encoder."));
   }
   if (semantic_) {
-    semantic_key_ = ContentHash("semantic|" + ConfigToString(cfg.semantic) + "|" +
-                                WeightsHash(*model_, "semantic_encoder."));
+    semantic_key_ = ContentHash("semantic|" + ConfigToString(cfg.semantic) + "|" + loader_.normalize + "|" +
+                                std::to_string(loader_.sample_rate) + "|" + WeightsHash(*model_, "semantic_encoder."));
     const std::string& tok = cfg.semantic.tokenizer.model;
     tokenizer_key_ = cfg.semantic.type == "text" && !tok.empty() ? FileStamp(tok) : "";
   }
@@ -84,7 +85,7 @@ CacheFillStats FeatureCache::Fill(const SerDataset& data) {
   torch::NoGradGuard no_grad;
   const bool was_training = model_->is_training();
   model_->eval();
-  Progress progress("features " + fs::path(data.manifest().path).filename().string(), data.size(), "utt");
+  Progress progress("features " + fs::path(data.manifest_path()).filename().string(), data.size(), "utt");
   for (int64_t i = 0; i < data.size(); ++i) {
     for (bool semantic : {false, true}) {
       if (semantic ? !semantic_ : !acoustic_) continue;
@@ -95,9 +96,7 @@ CacheFillStats FeatureCache::Fill(const SerDataset& data) {
       }
       SerInput in;
       if (!semantic || model_->config().semantic.type != "text") {
-        auto [wave, lengths] = data.LoadAudio({i});
-        in.waveform = wave;
-        in.lengths = lengths;
+        std::tie(in.waveform, in.lengths) = PadWaveforms({data.LoadUtterance(i, loader_)});
       } else {
         const TokenBatch t = model_->Tokenize({data.text(i)});
         in.input_ids = t.input_ids;

@@ -3,114 +3,62 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <numeric>
-#include <random>
 
-#include "fas/audio/audio.h"
 #include "fas/core/error.h"
-#include "fas/core/runtime.h"
 
 namespace fas {
 
 SerDataset::SerDataset(const std::string& manifest, const LabelSet& labels, const SerDatasetOptions& options) {
-  ManifestReadOptions ro;
-  ro.skip_bad = options.skip_bad;
-  ro.require_label = options.require_label;
-  manifest_ = ReadManifest(manifest, ro);
-  for (const auto& s : manifest_.skipped) spdlog::warn("{}:{}: skipped ({})", manifest, s.line, s.reason);
-  for (size_t i = 0; i < manifest_.utterances.size(); ++i) {
-    const Utterance& u = manifest_.utterances[i];
-    Item it;
-    it.utt = static_cast<int>(i);
-    if (!u.label.empty()) {
-      std::string mapped = u.label;
-      if (options.label_map != nullptr) {
-        mapped = options.label_map->Apply(u.label, labels);
-        if (mapped.empty()) {
-          ++report_.dropped[u.label];
-          continue;
-        }
-        if (mapped != u.label) ++report_.mapped[u.label + "->" + mapped];
-      }
-      it.label = labels.Index(mapped);
-      if (it.label < 0) {
-        throw DataError(manifest + ":" + std::to_string(u.line) + ": label '" + mapped + "' of '" + u.id +
-                        "' is not in the label set " + labels.name + " (set data.label_map for this corpus)");
-      }
-      ++report_.kept;
-    }
-    if (!options.text_field.empty()) {
-      it.text = options.text_field == "text" ? u.text : options.text_field == "asr_text" ? u.asr_text : "";
-      if (options.text_field != "text" && options.text_field != "asr_text") {
-        throw ConfigError("model.semantic.text_field '" + options.text_field + "' is unknown; use asr_text or text");
-      }
-      if (it.text.empty() && options.require_text) {
-        throw DataError(manifest + ":" + std::to_string(u.line) + ": utterance '" + u.id + "' has no " +
-                        options.text_field + " (run `fas transcribe` on the manifest, or set "
-                        "model.semantic.text_field: text)");
-      }
-    }
-    it.seconds = u.duration > 0 ? u.duration : ProbeAudio(u.audio_path).duration - u.offset;
-    items_.push_back(std::move(it));
+  if (options.text_field != "text" && options.text_field != "asr_text" && !options.text_field.empty()) {
+    throw ConfigError("model.semantic.text_field '" + options.text_field + "' is unknown; use asr_text or text");
   }
-  if (!report_.dropped.empty()) spdlog::info("{}: labels {}", manifest, report_.Summary());
+  DatasetOptions d;
+  d.labels = labels;
+  d.label_map = options.label_map;
+  d.manifest.skip_bad = options.skip_bad;
+  audio_ = std::make_shared<AudioDataset>(AudioDataset::Load(manifest, d));
+  for (const auto& s : audio_->skipped()) spdlog::warn("{}:{}: skipped ({})", manifest, s.line, s.reason);
+  texts_.reserve(static_cast<size_t>(audio_->size()));
+  for (int64_t i = 0; i < audio_->size(); ++i) {
+    const Utterance& u = audio_->utterance(i);
+    texts_.push_back(options.text_field == "text" ? u.text : options.text_field == "asr_text" ? u.asr_text : "");
+    if (texts_.back().empty() && options.require_text) {
+      throw DataError(manifest + ":" + std::to_string(u.line) + ": utterance '" + u.id + "' has no " +
+                      options.text_field + " (run `fas transcribe` on the manifest, or set "
+                      "model.semantic.text_field: text)");
+    }
+  }
 }
 
 std::vector<int64_t> SerDataset::ClassCounts(int num_classes) const {
   std::vector<int64_t> counts(static_cast<size_t>(num_classes), 0);
-  for (const auto& it : items_) {
-    if (it.label >= 0 && it.label < num_classes) ++counts[static_cast<size_t>(it.label)];
+  for (int64_t l : audio_->labels()) {
+    if (l >= 0 && l < num_classes) ++counts[static_cast<size_t>(l)];
   }
   return counts;
 }
 
-std::vector<std::vector<int64_t>> SerDataset::Batches(int batch_size, bool shuffle, uint64_t seed,
+std::vector<std::vector<int64_t>> SerDataset::Batches(const LoaderConfig& loader, bool train, uint64_t seed,
                                                       int64_t epoch) const {
-  std::vector<int64_t> order(items_.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::mt19937_64 rng(DeriveSeed(seed, "batches/epoch " + std::to_string(epoch)));
-  if (shuffle) {
-    std::shuffle(order.begin(), order.end(), rng);
-    const size_t window = static_cast<size_t>(batch_size) * 32;
-    for (size_t b = 0; b < order.size(); b += window) {
-      const auto end = order.begin() + static_cast<std::ptrdiff_t>(std::min(order.size(), b + window));
-      std::stable_sort(order.begin() + static_cast<std::ptrdiff_t>(b), end,
-                       [&](int64_t x, int64_t y) { return items_[x].seconds < items_[y].seconds; });
-    }
-  }
-  std::vector<std::vector<int64_t>> batches;
-  for (size_t b = 0; b < order.size(); b += static_cast<size_t>(batch_size)) {
-    batches.emplace_back(order.begin() + static_cast<std::ptrdiff_t>(b),
-                         order.begin() + static_cast<std::ptrdiff_t>(std::min(order.size(), b + batch_size)));
-  }
-  if (shuffle) std::shuffle(batches.begin(), batches.end(), rng);
-  return batches;
+  return PlanBatches(audio_->durations(), audio_->labels(), loader, train, seed, epoch).batches;
 }
 
-std::pair<torch::Tensor, torch::Tensor> SerDataset::LoadAudio(const std::vector<int64_t>& batch, double max_seconds,
-                                                              uint64_t seed, int64_t epoch) const {
-  std::vector<std::vector<float>> waves;
-  waves.reserve(batch.size());
+std::vector<float> SerDataset::LoadUtterance(int64_t i, const LoaderConfig& loader) const {
+  LoaderConfig inline_decode = loader;
+  inline_decode.num_workers = 0;
+  return DataLoader(audio_, inline_decode, false, 0).LoadUtterance(i);
+}
+
+std::pair<torch::Tensor, torch::Tensor> PadWaveforms(const std::vector<std::vector<float>>& waves) {
   int64_t longest = 0;
-  for (int64_t i : batch) {
-    const Utterance& u = utterance(i);
-    AudioReadOptions ro;
-    ro.offset = u.offset;
-    ro.duration = u.duration;
-    if (max_seconds > 0 && seconds(i) > max_seconds) {
-      std::mt19937_64 rng(DeriveSeed(seed, "crop/epoch " + std::to_string(epoch) + "/" + u.id));
-      ro.offset = u.offset + std::uniform_real_distribution<double>(0, seconds(i) - max_seconds)(rng);
-      ro.duration = max_seconds;
-    }
-    waves.push_back(ReadAudio(u.audio_path, ro));
-    longest = std::max<int64_t>(longest, static_cast<int64_t>(waves.back().size()));
-  }
-  torch::Tensor wave = torch::zeros({static_cast<int64_t>(batch.size()), longest});
-  torch::Tensor lengths = torch::empty({static_cast<int64_t>(batch.size())}, torch::kInt64);
-  for (size_t b = 0; b < waves.size(); ++b) {
-    const int64_t n = static_cast<int64_t>(waves[b].size());
-    std::copy(waves[b].begin(), waves[b].end(), wave[static_cast<int64_t>(b)].data_ptr<float>());
-    lengths[static_cast<int64_t>(b)] = n;
+  for (const auto& w : waves) longest = std::max<int64_t>(longest, static_cast<int64_t>(w.size()));
+  const int64_t b = static_cast<int64_t>(waves.size());
+  torch::Tensor wave = torch::zeros({b, longest});
+  torch::Tensor lengths = torch::empty({b}, torch::kInt64);
+  for (int64_t k = 0; k < b; ++k) {
+    const auto& w = waves[static_cast<size_t>(k)];
+    std::copy(w.begin(), w.end(), wave[k].data_ptr<float>());
+    lengths[k] = static_cast<int64_t>(w.size());
   }
   return {wave, lengths};
 }

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "fas/audio/audio.h"
+#include "fas/audio/features.h"
 #include "fas/config/binder.h"
 #include "fas/core/error.h"
 #include "fas/core/log.h"
@@ -32,33 +33,81 @@ std::optional<LabelMap> LoadMap(const std::string& spec) {
 
 bool ReadsText(const ModelConfig& m) { return FusionHeadStreams(m.head).semantic && m.semantic.type == "text"; }
 
-SerDatasetOptions DatasetOptions(const ExperimentConfig& cfg, const std::optional<LabelMap>& map) {
+SerDatasetOptions SerOptions(const ExperimentConfig& cfg, const std::optional<LabelMap>& map) {
   SerDatasetOptions o;
   o.text_field = ReadsText(cfg.model) ? cfg.model.semantic.text_field : "";
   o.require_text = ReadsText(cfg.model);
-  o.skip_bad = cfg.data.skip_bad;
+  o.skip_bad = cfg.data.loader.skip_bad;
   o.label_map = map ? &*map : nullptr;
   return o;
 }
 
-// A batch as the model takes it: cached features where the cache has them, raw audio / tokens for the rest.
-SerInput MakeInput(SerModel& model, const FeatureCache* cache, const SerDataset& data,
-                   const std::vector<int64_t>& batch, double max_seconds, uint64_t seed, int64_t epoch) {
-  SerInput in;
+// Whether batches must be decoded from audio: a pathway the model reads whose features are not cached.
+bool NeedsAudio(SerModel& model, const FeatureCache* cache) {
+  const bool cached_a = cache != nullptr && cache->acoustic();
+  const bool cached_s = cache != nullptr && cache->semantic();
+  return (model->uses_acoustic() && !cached_a) ||
+         (model->uses_semantic() && model->config().semantic.type != "text" && !cached_s);
+}
+
+// The rest of a batch: cached features where the cache has them, token ids for a text pathway. The waveform (when
+// needed) is already in `in`, decoded by the DataLoader.
+void CompleteInput(SerModel& model, const FeatureCache* cache, const SerDataset& data,
+                   const std::vector<int64_t>& batch, SerInput& in) {
   if (cache != nullptr && cache->enabled()) cache->Load(data, batch, in);
-  const bool text = model->config().semantic.type == "text";
-  const bool need_wave = (model->uses_acoustic() && !in.acoustic_features.defined()) ||
-                         (model->uses_semantic() && !text && !in.semantic_features.defined());
-  if (need_wave) std::tie(in.waveform, in.lengths) = data.LoadAudio(batch, max_seconds, seed, epoch);
-  if (model->uses_semantic() && text && !in.semantic_features.defined()) {
+  if (model->uses_semantic() && model->config().semantic.type == "text" && !in.semantic_features.defined()) {
     std::vector<std::string> texts;
     for (int64_t i : batch) texts.push_back(data.text(i));
     const TokenBatch t = model->Tokenize(texts);
     in.input_ids = t.input_ids;
     in.attention_mask = t.attention_mask;
   }
-  return in;
 }
+
+// The batches of one pass over a dataset: decoded by a DataLoader when audio is needed, otherwise planned alone
+// (the same plan) and assembled from the cache, so a cached epoch decodes no audio at all.
+class BatchStream {
+ public:
+  BatchStream(const SerDataset& data, const LoaderConfig& loader, bool train, uint64_t seed, bool needs_audio)
+      : data_(data), loader_cfg_(loader), train_(train), seed_(seed) {
+    if (needs_audio) loader_ = std::make_unique<DataLoader>(data.audio(), loader, train, seed);
+  }
+  int64_t NumBatches(int64_t epoch) const {
+    return static_cast<int64_t>(data_.Batches(loader_cfg_, train_, seed_, epoch).size());
+  }
+  void Start(int64_t epoch, int64_t first) {
+    plan_ = data_.Batches(loader_cfg_, train_, seed_, epoch);
+    next_ = first;
+    if (loader_) {
+      loader_->StartEpoch(epoch);
+      for (int64_t k = 0; k < first; ++k) loader_->Next();  // decoded and dropped: consumed before the resume
+    }
+  }
+  // The next batch's items, with the waveform filled in when decoding; false at the end of the pass.
+  bool Next(std::vector<int64_t>& items, SerInput& in) {
+    if (loader_) {
+      std::optional<Batch> b = loader_->Next();
+      if (!b) return false;
+      items = b->items;
+      in.waveform = b->waveform;
+      in.lengths = b->lengths;
+    } else {
+      if (next_ >= static_cast<int64_t>(plan_.size())) return false;
+      items = plan_[static_cast<size_t>(next_)];
+    }
+    ++next_;
+    return true;
+  }
+
+ private:
+  const SerDataset& data_;
+  LoaderConfig loader_cfg_;
+  bool train_;
+  uint64_t seed_;
+  std::unique_ptr<DataLoader> loader_;
+  std::vector<std::vector<int64_t>> plan_;
+  int64_t next_ = 0;
+};
 
 torch::Tensor BatchLabels(const SerDataset& data, const std::vector<int64_t>& batch) {
   std::vector<int64_t> y;
@@ -69,7 +118,7 @@ torch::Tensor BatchLabels(const SerDataset& data, const std::vector<int64_t>& ba
 // Predictions over a whole dataset in manifest order (model in eval mode, no gradient); `loss` gets the mean
 // cross-entropy over the labelled utterances.
 std::vector<Prediction> PredictDataset(SerModel& model, const FeatureCache* cache, const SerDataset& data,
-                                       int batch_size, double* loss = nullptr) {
+                                       const LoaderConfig& loader, double* loss = nullptr) {
   torch::NoGradGuard no_grad;
   const bool was_training = model->is_training();
   model->eval();
@@ -77,8 +126,14 @@ std::vector<Prediction> PredictDataset(SerModel& model, const FeatureCache* cach
   std::vector<Prediction> out;
   double loss_sum = 0;
   int64_t labelled = 0;
-  for (const auto& batch : data.Batches(batch_size, false, 0, 0)) {
-    const SerOutput o = model->Forward(MakeInput(model, cache, data, batch, 0, 0, 0));
+  BatchStream stream(data, loader, false, 0, NeedsAudio(model, cache));
+  stream.Start(0, 0);
+  std::vector<int64_t> batch;
+  SerInput in;
+  while (stream.Next(batch, in)) {
+    CompleteInput(model, cache, data, batch, in);
+    const SerOutput o = model->Forward(in);
+    in = SerInput();
     const torch::Tensor probs = torch::softmax(o.logits.to(torch::kFloat64), 1);
     const torch::Tensor y = BatchLabels(data, batch);
     const torch::Tensor known = y.ge(0);
@@ -114,7 +169,8 @@ class SerObjective : public TrainObjective {
  public:
   SerObjective(const ExperimentConfig& cfg, SerModel model, const SerDataset& train, const SerDataset& dev,
                const FeatureCache* cache)
-      : cfg_(cfg), model_(std::move(model)), train_(train), dev_(dev), cache_(cache) {
+      : cfg_(cfg), model_(std::move(model)), train_(train), dev_(dev), cache_(cache),
+        stream_(train, cfg.data.loader, true, cfg.seed, NeedsAudio(model_, cache)) {
     if (cfg_.train.class_weighted) {
       // Inverse class frequency over the classes present (scikit-learn's "balanced"); absent classes weigh 0.
       const auto counts = train_.ClassCounts(static_cast<int>(model_->labels().size()));
@@ -133,17 +189,14 @@ class SerObjective : public TrainObjective {
     const fas::ParameterGroups g = model_->Groups();
     return {{"encoder", g.encoder, c.encoder_lr}, {"head", g.head, c.lr}};
   }
-  int64_t BatchesPerEpoch() override { return (train_.size() + cfg_.data.batch_size - 1) / cfg_.data.batch_size; }
-  void StartEpoch(int64_t epoch, int64_t first) override {
-    epoch_ = epoch;
-    batches_ = train_.Batches(cfg_.data.batch_size, true, cfg_.seed, epoch);
-    next_ = first;
-  }
+  int64_t BatchesInEpoch(int64_t epoch) override { return stream_.NumBatches(epoch); }
+  void StartEpoch(int64_t epoch, int64_t first) override { stream_.Start(epoch, first); }
   std::optional<BatchLoss> NextBatch() override {
-    if (next_ >= static_cast<int64_t>(batches_.size())) return std::nullopt;
-    const auto& batch = batches_[static_cast<size_t>(next_++)];
-    const SerOutput o =
-        model_->Forward(MakeInput(model_, cache_, train_, batch, cfg_.data.max_seconds, cfg_.seed, epoch_));
+    std::vector<int64_t> batch;
+    SerInput in;
+    if (!stream_.Next(batch, in)) return std::nullopt;
+    CompleteInput(model_, cache_, train_, batch, in);
+    const SerOutput o = model_->Forward(in);
     auto opts = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(cfg_.train.label_smoothing);
     if (class_weights_.defined()) opts.weight(class_weights_);
     return BatchLoss{torch::nn::functional::cross_entropy(o.logits, BatchLabels(train_, batch), opts),
@@ -152,7 +205,7 @@ class SerObjective : public TrainObjective {
   void AfterStep(int64_t step) override { model_->OnTrainStep(step); }
   std::map<std::string, double> EvaluateDev() override {
     double loss = 0;
-    const auto preds = PredictDataset(model_, cache_, dev_, cfg_.data.batch_size, &loss);
+    const auto preds = PredictDataset(model_, cache_, dev_, cfg_.data.loader, &loss);
     const EvalMetrics m = Evaluate(preds, model_->labels());
     std::map<std::string, double> out = {{"loss", loss},
                                          {"acc", m.all.acc},
@@ -171,9 +224,8 @@ class SerObjective : public TrainObjective {
   const SerDataset& train_;
   const SerDataset& dev_;
   const FeatureCache* cache_;
+  BatchStream stream_;
   torch::Tensor class_weights_;
-  std::vector<std::vector<int64_t>> batches_;
-  int64_t epoch_ = 0, next_ = 0;
 };
 
 // A resumed run must be the same run: the config given must resolve to the one the run was started with, except
@@ -222,9 +274,9 @@ SerModel LoadRunModel(const ExperimentConfig& cfg, const std::string& run_dir, c
 EvalMetrics EvaluateInto(SerModel& model, FeatureCache* cache, const ExperimentConfig& cfg,
                          const std::string& run_dir, const std::string& manifest, const std::string& name,
                          const std::optional<LabelMap>& map, const LabelSet& labels) {
-  SerDataset data(manifest, labels, DatasetOptions(cfg, map));
+  SerDataset data(manifest, labels, SerOptions(cfg, map));
   if (cache != nullptr && cache->enabled()) cache->Fill(data);
-  const auto preds = PredictDataset(model, cache, data, cfg.data.batch_size);
+  const auto preds = PredictDataset(model, cache, data, cfg.data.loader);
   ResultsInfo info;
   info.model = cfg.model.head;
   info.dataset = name;
@@ -265,8 +317,8 @@ TrainSummary TrainExperiment(ExperimentConfig cfg, const TrainRunOptions& option
 
   const LabelSet labels = LoadLabels(cfg.data);
   const std::optional<LabelMap> map = LoadMap(cfg.data.label_map);
-  const SerDataset train(cfg.data.Resolve(cfg.data.train), labels, DatasetOptions(cfg, map));
-  const SerDataset dev(cfg.data.Resolve(cfg.data.dev), labels, DatasetOptions(cfg, map));
+  const SerDataset train(cfg.data.Resolve(cfg.data.train), labels, SerOptions(cfg, map));
+  const SerDataset dev(cfg.data.Resolve(cfg.data.dev), labels, SerOptions(cfg, map));
   spdlog::info("run '{}' ({}): {} training / {} dev utterances, seed {}", cfg.name, run_dir, train.size(), dev.size(),
                cfg.seed);
   if (!options.resume) {
@@ -283,11 +335,11 @@ TrainSummary TrainExperiment(ExperimentConfig cfg, const TrainRunOptions& option
 
   std::unique_ptr<FeatureCache> cache;
   if (cfg.train.cache_features) {
-    cache = std::make_unique<FeatureCache>(cfg.data.ResolvedCacheDir(), model);
+    cache = std::make_unique<FeatureCache>(cfg.data.ResolvedCacheDir(), model, cfg.data.loader);
     if (cache->enabled()) {
       for (const SerDataset* d : {&train, &dev}) {
         const CacheFillStats s = cache->Fill(*d);
-        spdlog::info("feature cache {}: {} computed, {} reused, {:.1f} s", d->manifest().path, s.computed, s.reused,
+        spdlog::info("feature cache {}: {} computed, {} reused, {:.1f} s", d->manifest_path(), s.computed, s.reused,
                      s.seconds);
       }
     }
@@ -295,10 +347,10 @@ TrainSummary TrainExperiment(ExperimentConfig cfg, const TrainRunOptions& option
 
   TrainConfig tc = cfg.train;
   if (tc.global_batch > 0) {
-    const int per_step = cfg.data.batch_size;  // x world_size once data-parallel training lands
-    if (tc.global_batch % per_step != 0) {
+    const int per_step = cfg.data.loader.batch_size;  // x world_size once data-parallel training lands
+    if (per_step <= 0 || tc.global_batch % per_step != 0) {
       throw ConfigError("train.global_batch " + std::to_string(tc.global_batch) + " is not a multiple of " +
-                        "data.batch_size " + std::to_string(per_step));
+                        "data.batch_size " + std::to_string(per_step) + " (batching by count)");
     }
     tc.accumulation = tc.global_batch / per_step;
   }
@@ -351,7 +403,8 @@ std::vector<nlohmann::ordered_json> PredictFiles(const std::string& run_dir, con
   torch::NoGradGuard no_grad;
   std::vector<nlohmann::ordered_json> out;
   for (size_t i = 0; i < files.size(); ++i) {
-    const std::vector<float> samples = ReadAudio(files[i]);
+    std::vector<float> samples = ReadAudio(files[i], {cfg.data.loader.sample_rate});
+    Normalize(samples, ParseNormalization(cfg.data.loader.normalize));
     SerInput in;
     in.waveform = torch::tensor(samples).unsqueeze(0);
     in.lengths = torch::tensor(std::vector<int64_t>{static_cast<int64_t>(samples.size())});
@@ -388,7 +441,7 @@ int64_t ExtractFeatures(const ExperimentConfig& cfg) {
                       "tokenizer it was trained with");
   }
   SerModel model = BuildModel(cfg.model, labels);
-  FeatureCache cache(cfg.data.ResolvedCacheDir(), model);
+  FeatureCache cache(cfg.data.ResolvedCacheDir(), model, cfg.data.loader);
   if (!cache.enabled()) {
     throw ConfigError("fas extract: no pathway of this model is frozen, so there is nothing to cache");
   }
@@ -396,9 +449,9 @@ int64_t ExtractFeatures(const ExperimentConfig& cfg) {
   for (const auto& e : cfg.eval) manifests.push_back(e.manifest);
   int64_t computed = 0;
   for (const auto& m : manifests) {
-    const SerDataset data(cfg.data.Resolve(m), labels, DatasetOptions(cfg, map));
+    const SerDataset data(cfg.data.Resolve(m), labels, SerOptions(cfg, map));
     const CacheFillStats s = cache.Fill(data);
-    spdlog::info("{}: {} computed, {} reused, {:.1f} s", data.manifest().path, s.computed, s.reused, s.seconds);
+    spdlog::info("{}: {} computed, {} reused, {:.1f} s", data.manifest_path(), s.computed, s.reused, s.seconds);
     computed += s.computed;
   }
   return computed;

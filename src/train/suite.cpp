@@ -65,6 +65,7 @@ std::string CellName(const std::vector<std::pair<std::string, std::string>>& cel
 // The resolved config as text with the run's identity (name, seed) left out: equal text = the same training.
 std::string TrainingIdentity(ExperimentConfig cfg) {
   cfg.name.clear();
+  cfg.seed = 0;
   return ConfigToString(cfg);
 }
 
@@ -280,13 +281,17 @@ bool CellFinished(const SuiteCell& cell) {
 std::vector<std::string> CheckSuiteInputs(const SuiteConfig& suite, const std::vector<SuiteCell>& cells) {
   std::vector<std::string> problems;
   std::set<std::string> seen;
+  // (config key, file) -> (models, config files) that want it: one message a missing file.
+  std::map<std::pair<std::string, std::string>, std::pair<std::vector<std::string>, std::vector<std::string>>>
+      missing_files;
   auto once = [&](const std::string& key, const std::string& message) {
     if (seen.insert(key).second) problems.push_back(message);
   };
-  if (!suite.data.root.empty() && !Exists(suite.data.root)) {
+  // Without the corpus folder every manifest in it is missing too: one message says so.
+  const bool no_root = !suite.data.root.empty() && !Exists(suite.data.root);
+  if (no_root) {
     once("root", "data: the corpus folder '" + suite.data.root + "' does not exist" + Hint(suite) +
                      " (or point the suite at it with --set data.root=DIR)");
-    return problems;  // every manifest below would be reported missing too
   }
   for (const auto& c : cells) {
     if (CellFinished(c)) continue;
@@ -294,7 +299,7 @@ std::vector<std::string> CheckSuiteInputs(const SuiteConfig& suite, const std::v
     std::vector<std::pair<std::string, std::string>> manifests = {{"data.train", cfg.data.train},
                                                                   {"data.dev", cfg.data.dev}};
     for (const auto& e : cfg.eval) manifests.emplace_back("eval " + e.name, e.manifest);
-    for (const auto& [what, m] : manifests) {
+    for (const auto& [what, m] : no_root ? decltype(manifests){} : manifests) {
       const std::string path = cfg.data.Resolve(m);
       if (!Exists(path)) {
         once("manifest:" + path, what + ": manifest '" + path + "' does not exist (suite '" + suite.name +
@@ -317,10 +322,18 @@ std::vector<std::string> CheckSuiteInputs(const SuiteConfig& suite, const std::v
     FilesOf(ParseYaml(ConfigToString(printed), "resolved config"), "", files);
     for (const auto& [key, file] : files) {
       if (Exists(file)) continue;
-      once("file:" + key + file, "model '" + c.model + "' [" + Join(c.config_files, ", ") + "]: " + key + " = '" +
-                                     file + "' does not exist; download or convert it (docs/corpora.md lists "
-                                     "where each checkpoint comes from), or change " + key + " in the config");
+      auto& [models, configs] = missing_files[{key, file}];
+      if (std::find(models.begin(), models.end(), c.model) == models.end()) models.push_back(c.model);
+      for (const auto& f : c.config_files) {
+        if (std::find(configs.begin(), configs.end(), f) == configs.end()) configs.push_back(f);
+      }
     }
+  }
+  for (const auto& [what, who] : missing_files) {
+    const auto& [key, file] = what;
+    problems.push_back(key + " = '" + file + "' does not exist (models " + Join(who.first, ", ") + "; configs " +
+                       Join(who.second, ", ") + "); download or convert it (docs/corpora.md says where each "
+                       "checkpoint comes from), or change " + key + " in the config");
   }
   return problems;
 }

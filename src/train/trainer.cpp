@@ -283,9 +283,9 @@ void Trainer::LoadCheckpoint(const std::string& dir) {
 
 TrainSummary Trainer::Run(bool resume) {
   TrainSummary summary;
-  const int64_t batches = objective_.BatchesPerEpoch();
-  if (batches <= 0) throw DataError("the training set gives no batches (empty manifest?)");
-  steps_per_epoch_ = (batches + config_.accumulation - 1) / config_.accumulation;
+  const int64_t batches0 = objective_.BatchesInEpoch(0);
+  if (batches0 <= 0) throw DataError("the training set gives no batches (empty manifest?)");
+  steps_per_epoch_ = (batches0 + config_.accumulation - 1) / config_.accumulation;
   total_steps_ = steps_per_epoch_ * config_.epochs;
   if (config_.max_steps > 0) total_steps_ = std::min(total_steps_, config_.max_steps);
   warmup_steps_ = ResolveWarmupSteps(config_.warmup, total_steps_);
@@ -311,7 +311,7 @@ TrainSummary Trainer::Run(bool resume) {
     fs::create_directories(options_.run_dir);
     s.log = std::make_unique<MetricsLog>(metrics_path);
   }
-  spdlog::info("training: {} batches an epoch, accumulation {}, {} steps an epoch, {} steps ({} warmup, {})", batches,
+  spdlog::info("training: {} batches an epoch, accumulation {}, {} steps an epoch, {} steps ({} warmup, {})", batches0,
                config_.accumulation, steps_per_epoch_, total_steps_, warmup_steps_, config_.schedule);
 
   StopSignalScope signals;
@@ -321,6 +321,7 @@ TrainSummary Trainer::Run(bool resume) {
   bool stop = false;
   while (s.step < total_steps_ && !stop) {
     objective_.StartEpoch(s.epoch, s.batch_in_epoch);
+    const int64_t batches = objective_.BatchesInEpoch(s.epoch);
     const bool full_epoch = s.batch_in_epoch == 0;
     const auto epoch_start = Clock::now();
     while (s.batch_in_epoch < batches && s.step < total_steps_ && !stop) {
@@ -355,7 +356,7 @@ TrainSummary Trainer::Run(bool resume) {
       if (full_epoch) summary.epoch_seconds.push_back(Seconds(epoch_start));
       if (s.log) {
         s.log->Write({{"event", "epoch"}, {"epoch", s.epoch}, {"step", s.step}, {"seconds", Seconds(epoch_start)},
-                      {"full", full_epoch}});
+                      {"full", full_epoch}, {"seed", options_.seed}});
       }
       ++s.epoch;
       s.batch_in_epoch = 0;

@@ -14,11 +14,15 @@
 #include <string>
 #include <vector>
 
+#include "fas/data/loader.h"
 #include "fas/models/ser_model.h"
 #include "fas/train/train_config.h"
 
 namespace fas {
 
+// `data:` holds the corpus and, at the same level, every field of the data module's LoaderConfig (batch_size,
+// max_batch_seconds, bucketing, max_train_seconds, num_workers, normalize, augment, skip_bad, ...).
+// loader.text_field is not read: the transcript field is model.semantic.text_field.
 struct DataConfig {
   std::string root;                   // corpus folder; manifests below are relative to it (empty: the working dir)
   std::string train = "train.jsonl";
@@ -26,9 +30,7 @@ struct DataConfig {
   std::string labels;                 // label set file; empty = the canonical 7 classes
   std::string label_map;              // the corpus's label map (file, or a corpus name under configs/labels/)
   std::string cache_dir;              // feature cache; empty = $FAS_CACHE_DIR/features or ~/.cache/fas/features
-  int batch_size = 8;                 // utterances a micro-batch
-  double max_seconds = 0;             // training crops longer audio to this (random offset); 0 = whole files
-  bool skip_bad = false;              // bad manifest lines are counted and listed instead of failing
+  LoaderConfig loader;
 
   template <class V>
   void Visit(V& v) {
@@ -38,9 +40,7 @@ struct DataConfig {
     v("labels", labels, "label set file (empty: canonical 7 classes)");
     v("label_map", label_map, "corpus label map: file or corpus name (empty: labels already in the set)");
     v("cache_dir", cache_dir, "feature cache folder for frozen encoders");
-    v("batch_size", batch_size, "utterances a micro-batch");
-    v("max_seconds", max_seconds, "training crop length in seconds (0 = whole utterances)");
-    v("skip_bad", skip_bad, "skip (and list) bad manifest lines instead of failing");
+    loader.Visit(v);
   }
   std::string Resolve(const std::string& manifest) const;  // a manifest path against root
   std::string ResolvedCacheDir() const;

@@ -2,7 +2,7 @@
 // gives the same hidden states every epoch, so training reads them instead of running the encoder again.
 //
 // An entry is keyed by a hash of the encoder (its weights' bytes and its config, layer selection included), the
-// audio file (path, size, modification time, offset and duration) and, for a text encoder, the transcript and the
+// audio file (path, size, modification time, offset and duration) and its decoding (rate, normalisation) and, for a text encoder, the transcript and the
 // tokenizer. Anything that changes the features changes the key; stale entries are never read.
 // Layout: DIR/<pathway key>/<2 hex>/<utterance key>.safetensors holding `states` [S, T, D] (S selected layers).
 #pragma once
@@ -25,7 +25,8 @@ struct CacheFillStats {
 class FeatureCache {
  public:
   // Caches the pathways the model reads whose encoder is frozen for the whole run (none: enabled() is false).
-  FeatureCache(std::string dir, SerModel model);
+  // Audio is decoded as `loader` says (sample rate, normalisation: both part of the key).
+  FeatureCache(std::string dir, SerModel model, const LoaderConfig& loader);
 
   bool enabled() const { return acoustic_ || semantic_; }
   bool acoustic() const { return acoustic_; }
@@ -43,6 +44,7 @@ class FeatureCache {
   std::string UtteranceKey(const SerDataset& data, int64_t i, bool semantic) const;
   std::string dir_;
   SerModel model_;
+  LoaderConfig loader_;
   bool acoustic_ = false, semantic_ = false;
   std::string acoustic_key_, semantic_key_, tokenizer_key_;
 };

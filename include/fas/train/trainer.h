@@ -39,7 +39,8 @@ class TrainObjective {
 
   // Training batches of an epoch in an order that depends only on (seed, epoch): starting at `first` gives
   // exactly batches first, first+1, ... of that epoch, which is what makes a resumed run the same run.
-  virtual int64_t BatchesPerEpoch() = 0;
+  // Batches in `epoch` (may differ between epochs, e.g. batching by seconds; epoch 0 sizes the schedule).
+  virtual int64_t BatchesInEpoch(int64_t epoch) = 0;
   virtual void StartEpoch(int64_t epoch, int64_t first) = 0;
   // Forward of the next batch (model in training mode); nullopt at the end of the epoch.
   virtual std::optional<BatchLoss> NextBatch() = 0;

@@ -40,11 +40,18 @@ TEST(Cli, DoctorReportsBlasThreadsAndMatmul) {
 
 TEST(Cli, ConfigShowPrintsResolvedConfig) {
   fas::testing::TempDir d;
-  fas::testing::WriteFile(d / "base.yaml", "model:\n  d: 512\n  k_aco: 8\n");
-  fas::testing::WriteFile(d / "c.yaml", "extends: base.yaml\nmodel:\n  k_aco: 4\n");
-  auto r = RunFas({"config", "show", "--config", d / "c.yaml", "--set", "model.d=256"});
+  fas::testing::WriteFile(d / "base.yaml", "model:\n  fusion:\n    d_model: 512\n    k_aco: 8\n");
+  fas::testing::WriteFile(d / "c.yaml", "extends: base.yaml\nmodel:\n  fusion:\n    k_aco: 4\n");
+  auto r = RunFas({"config", "show", "--config", d / "c.yaml", "--set", "model.fusion.d_model=256"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("d: 256"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("d_model: 256"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("k_aco: 4"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("best_metric: ua"), std::string::npos) << "defaults are filled in: " << r.out;
   EXPECT_EQ(r.out.find("extends"), std::string::npos) << r.out;
+  // Bound to the experiment config: a typo is an error that names the key and suggests the right one.
+  fas::testing::WriteFile(d / "typo.yaml", "train:\n  lr: 0.1\n  warmpu: 0.1\n");
+  r = RunFas({"config", "show", "--config", d / "typo.yaml"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("train.warmpu"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("train.warmup"), std::string::npos) << r.err;
 }

@@ -129,6 +129,7 @@ TEST(Reproduce, MissingInputsAreReportedTogetherBeforeTraining) {
   EXPECT_NE(r.err.find("run fas synth"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("model.acoustic.encoder.weights"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find(d / "nope.safetensors"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("(models fas; configs "), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("2 input(s) missing"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(d / "runs/fas/seed1/config.yaml"));  // nothing trained
 

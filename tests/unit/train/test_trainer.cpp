@@ -51,7 +51,7 @@ class TinyObjective : public fas::TrainObjective {
   std::vector<fas::ParamGroup> ParameterGroups(const fas::TrainConfig& c) override {
     return {{"encoder", model_->encoder->parameters(), c.encoder_lr}, {"head", model_->head->parameters(), c.lr}};
   }
-  int64_t BatchesPerEpoch() override { return (x_.size(0) + batch_size_ - 1) / batch_size_; }
+  int64_t BatchesInEpoch(int64_t) override { return (x_.size(0) + batch_size_ - 1) / batch_size_; }
   void StartEpoch(int64_t epoch, int64_t first) override {
     order_.resize(static_cast<size_t>(x_.size(0)));
     std::iota(order_.begin(), order_.end(), 0);
