@@ -61,6 +61,9 @@ void SynthConfig::Validate() const {
     if (!profiles.count(e)) throw ConfigError("synth.profiles has no profile for '" + e + "'");
   }
   for (const auto& [name, p] : profiles) {
+    bool known = false;
+    for (const auto& e : Emotions()) known = known || e == name;
+    if (!known) throw ConfigError("synth.profiles: '" + name + "' is not one of the seven emotions");
     if (!(p.f0 > 0.0 && p.f0_spread >= 0.0 && p.duration > 0.0)) {
       throw ConfigError("synth.profiles." + name + ": f0 and duration must be > 0, f0_spread >= 0");
     }

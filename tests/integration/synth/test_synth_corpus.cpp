@@ -121,7 +121,8 @@ TEST(TinyCorpus, ToneSeparatesAsTheProfilesSay) {
   for (const char* high : {"surprise", "fear", "happy"}) EXPECT_GT(f0[high], 1.08 * f0["neutral"]) << high;
   for (const char* low : {"sad", "disgust"}) EXPECT_LT(f0[low], 0.97 * f0["neutral"]) << low;
   EXPECT_GT(f0["surprise"], f0["happy"]);
-  // Level: angry > happy > neutral > disgust > sad.
+  // Level: neutral sits at the reference (-26 dBFS); angry > happy > neutral > disgust > sad.
+  EXPECT_NEAR(db["neutral"], -26.0, 1.0);
   EXPECT_GT(db["angry"], db["happy"] + 2.0);
   EXPECT_GT(db["happy"], db["neutral"] + 1.0);
   EXPECT_GT(db["neutral"], db["disgust"] + 1.0);

@@ -92,6 +92,8 @@ TEST(Effects, TremoloSoftClipAndPauses) {
   for (float v : ref) peak_x = std::max(peak_x, std::abs(v));
   EXPECT_NEAR(peak_c, peak_x, 1e-3);  // same peak ...
   EXPECT_GT(fas::synth::RmsDbfs(c), fas::synth::RmsDbfs(ref) + 2.0);  // ... denser signal: strained
+  clip.clip_drive = 0.05;  // a jittered drive near zero is near the identity, not a jump in level
+  EXPECT_NEAR(fas::synth::RmsDbfs(fas::synth::ApplyEffects(x, kRate, clip, -26.0)), -26.0, 0.05);
 
   // Two words with a gap: the pause lands in the gap.
   std::vector<float> words = Harmonic(150.0, 0.4);
@@ -111,6 +113,21 @@ TEST(Effects, TrimSilenceKeepsAMargin) {
   x.insert(x.end(), 8000, 0.0f);
   const auto t = fas::synth::TrimSilence(x, kRate, 80.0);
   EXPECT_NEAR(static_cast<double>(t.size()), voice.size() + 2 * 1280.0, 40.0);
+
+  // Festival's diphone voices end on a held DC step with a little noise (-56 dBFS): residue, not speech.
+  std::vector<float> tail = voice;
+  for (int i = 0; i < 4800; ++i) tail.push_back(0.0016f + 0.0004f * static_cast<float>((i * 7919) % 13 - 6) / 6.0f);
+  EXPECT_NEAR(static_cast<double>(fas::synth::TrimSilence(tail, kRate, 80.0).size()), voice.size() + 2 * 1280.0,
+              160.0);
+  // A weak final fricative 38 dB below the vowel is speech and stays.
+  std::vector<float> fricative = voice;
+  uint32_t state = 1;
+  for (int i = 0; i < 1600; ++i) {
+    state = state * 1664525u + 1013904223u;
+    fricative.push_back(0.003f * (static_cast<float>(state >> 8) / 8388608.0f - 1.0f));
+  }
+  EXPECT_NEAR(static_cast<double>(fas::synth::TrimSilence(fricative, kRate, 80.0).size()),
+              voice.size() + 1600 + 2 * 1280.0, 160.0);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // determinism from the seed.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <map>
 #include <set>
 
@@ -155,8 +156,33 @@ TEST(Config, ValidationNamesTheProblem) {
   EXPECT_THROW(Config({"conflict_fraction=1.5"}).Validate(), fas::ConfigError);
   EXPECT_THROW(Config({"conflict_voices=[]"}).Validate(), fas::ConfigError);
   EXPECT_THROW(Config({"voices=[{name: x, engine: flite, voice: nosuch}]"}).Validate(), fas::ConfigError);
-  EXPECT_THROW(Config({"profiles={neutral: {f0: 1}}"}).Validate(), fas::ConfigError);
+  // --set merges into the shipped map: one key changed, the other profiles stay.
+  EXPECT_THROW(Config({"profiles={neutral: {f0: 0}}"}).Validate(), fas::ConfigError);
+  EXPECT_THROW(Config({"profiles={sad: {duration: -1}}"}).Validate(), fas::ConfigError);
+  EXPECT_THROW(Config({"profiles={suprise: {f0: 1.3}}"}).Validate(), fas::ConfigError);  // a typo is not ignored
+  EXPECT_NO_THROW(Config({"profiles={neutral: {f0: 1.05}}"}).Validate());
   EXPECT_NO_THROW(Config().Validate());
+}
+
+TEST(Config, EveryEmotionNeedsAProfile) {
+  // A config file of its own (no shipped defaults underneath) that forgets one emotion.
+  fas::testing::TempDir dir;
+  std::string yaml = "sizes: {default: {train: 70, dev: 14, test: 14, conflict: 14}}\n"
+                     "voices: [{name: a, engine: flite, voice: slt}]\n"
+                     "conflict_voices: [{name: b, engine: festival, voice: kal_diphone}]\nprofiles:\n";
+  for (const auto& e : Emotions()) {
+    if (e != "fear") yaml += "  " + e + ": {f0: 1.0}\n";
+  }
+  const std::string path = dir / "synth.yaml";
+  fas::testing::WriteFile(path, yaml);
+  try {
+    fas::LoadConfig<fas::synth::SynthConfig>({path}, {}).Validate();
+    ADD_FAILURE() << "a missing profile was accepted";
+  } catch (const fas::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("fear"), std::string::npos) << e.what();
+  }
+  std::ofstream(path, std::ios::app) << "  fear: {f0: 1.3}\n";
+  EXPECT_NO_THROW(fas::LoadConfig<fas::synth::SynthConfig>({path}, {}).Validate());
 }
 
 }  // namespace

@@ -121,7 +121,8 @@ struct SynthConfig {
     v("asr", asr, "recogniser settings");
   }
 
-  // Throws ConfigError naming the key: unknown size, missing profile, empty voice list, fractions outside [0,1].
+  // Throws ConfigError naming the key: unknown size, missing or unknown profile, empty voice list, fractions
+  // outside [0,1].
   void Validate() const;
   const SplitSizes& Sizes() const;
 };
