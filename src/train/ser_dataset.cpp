@@ -39,8 +39,8 @@ std::vector<int64_t> SerDataset::ClassCounts(int num_classes) const {
 }
 
 std::vector<std::vector<int64_t>> SerDataset::Batches(const LoaderConfig& loader, bool train, uint64_t seed,
-                                                      int64_t epoch) const {
-  return PlanBatches(audio_->durations(), audio_->labels(), loader, train, seed, epoch).batches;
+                                                      int64_t epoch, int rank, int world_size) const {
+  return PlanBatches(audio_->durations(), audio_->labels(), loader, train, seed, epoch, rank, world_size).batches;
 }
 
 std::vector<float> SerDataset::LoadUtterance(int64_t i, const LoaderConfig& loader) const {

@@ -16,6 +16,7 @@
 #include "fas/io/safetensors.h"
 #include "fas/io/state_dict.h"
 #include "fas/train/checkpoint_folder.h"
+#include "fas/train/distributed.h"
 #include "fas/train/feature_cache.h"
 #include "fas/train/ser_dataset.h"
 
@@ -68,15 +69,17 @@ void CompleteInput(SerModel& model, const FeatureCache* cache, const SerDataset&
 // (the same plan) and assembled from the cache, so a cached epoch decodes no audio at all.
 class BatchStream {
  public:
-  BatchStream(const SerDataset& data, const LoaderConfig& loader, bool train, uint64_t seed, bool needs_audio)
-      : data_(data), loader_cfg_(loader), train_(train), seed_(seed) {
-    if (needs_audio) loader_ = std::make_unique<DataLoader>(data.audio(), loader, train, seed);
+  // rank / world_size: this rank's shard of every epoch (data/loader.h's sharding).
+  BatchStream(const SerDataset& data, const LoaderConfig& loader, bool train, uint64_t seed, bool needs_audio,
+              int rank = 0, int world_size = 1)
+      : data_(data), loader_cfg_(loader), train_(train), seed_(seed), rank_(rank), world_size_(world_size) {
+    if (needs_audio) loader_ = std::make_unique<DataLoader>(data.audio(), loader, train, seed, rank, world_size);
   }
   int64_t NumBatches(int64_t epoch) const {
-    return static_cast<int64_t>(data_.Batches(loader_cfg_, train_, seed_, epoch).size());
+    return static_cast<int64_t>(data_.Batches(loader_cfg_, train_, seed_, epoch, rank_, world_size_).size());
   }
   void Start(int64_t epoch, int64_t first) {
-    plan_ = data_.Batches(loader_cfg_, train_, seed_, epoch);
+    plan_ = data_.Batches(loader_cfg_, train_, seed_, epoch, rank_, world_size_);
     next_ = first;
     if (loader_) {
       loader_->StartEpoch(epoch);
@@ -104,6 +107,7 @@ class BatchStream {
   LoaderConfig loader_cfg_;
   bool train_;
   uint64_t seed_;
+  int rank_, world_size_;
   std::unique_ptr<DataLoader> loader_;
   std::vector<std::vector<int64_t>> plan_;
   int64_t next_ = 0;
@@ -116,17 +120,21 @@ torch::Tensor BatchLabels(const SerDataset& data, const std::vector<int64_t>& ba
 }
 
 // Predictions over a whole dataset in manifest order (model in eval mode, no gradient); `loss` gets the mean
-// cross-entropy over the labelled utterances.
+// cross-entropy over the labelled utterances. Data-parallel: each rank predicts its shard of the batches and the
+// probabilities are summed across ranks, so every rank returns the predictions for the whole dataset.
 std::vector<Prediction> PredictDataset(SerModel& model, const FeatureCache* cache, const SerDataset& data,
-                                       const LoaderConfig& loader, double* loss = nullptr) {
+                                       const LoaderConfig& loader, double* loss = nullptr,
+                                       DataParallel* parallel = nullptr) {
   torch::NoGradGuard no_grad;
   const bool was_training = model->is_training();
   model->eval();
   const auto& names = model->labels();
-  std::vector<Prediction> out;
-  double loss_sum = 0;
-  int64_t labelled = 0;
-  BatchStream stream(data, loader, false, 0, NeedsAudio(model, cache));
+  const int64_t n = data.size(), classes = static_cast<int64_t>(names.size());
+  torch::Tensor probs = torch::zeros({n, classes}, torch::kFloat64);
+  // Per utterance: acoustic attention share, and 1 where the head reports one. Last row: loss sum, labelled.
+  torch::Tensor share = torch::zeros({n + 1, 2}, torch::kFloat64);
+  BatchStream stream(data, loader, false, 0, NeedsAudio(model, cache), parallel ? parallel->rank() : 0,
+                     parallel ? parallel->world_size() : 1);
   stream.Start(0, 0);
   std::vector<int64_t> batch;
   SerInput in;
@@ -134,43 +142,54 @@ std::vector<Prediction> PredictDataset(SerModel& model, const FeatureCache* cach
     CompleteInput(model, cache, data, batch, in);
     const SerOutput o = model->Forward(in);
     in = SerInput();
-    const torch::Tensor probs = torch::softmax(o.logits.to(torch::kFloat64), 1);
+    const torch::Tensor index = torch::tensor(batch, torch::kInt64);
+    probs.index_copy_(0, index, torch::softmax(o.logits.to(torch::kFloat64), 1));
+    if (o.acoustic_share.defined()) {
+      share.index_copy_(0, index, torch::stack({o.acoustic_share.to(torch::kFloat64),
+                                                torch::ones({index.size(0)}, torch::kFloat64)}, 1));
+    }
     const torch::Tensor y = BatchLabels(data, batch);
     const torch::Tensor known = y.ge(0);
     if (known.any().item<bool>()) {
       const auto idx = known.nonzero().squeeze(1);
-      loss_sum += torch::nn::functional::cross_entropy(o.logits.index_select(0, idx), y.index_select(0, idx),
-                                                       torch::nn::functional::CrossEntropyFuncOptions().reduction(
-                                                           torch::kSum))
-                      .item<double>();
-      labelled += idx.size(0);
-    }
-    for (size_t k = 0; k < batch.size(); ++k) {
-      const int64_t r = static_cast<int64_t>(k);
-      const Utterance& u = data.utterance(batch[k]);
-      Prediction p;
-      p.id = u.id;
-      p.label = data.label(batch[k]) >= 0 ? names[static_cast<size_t>(data.label(batch[k]))] : "";
-      p.pred = names[static_cast<size_t>(probs[r].argmax().item<int64_t>())];
-      const torch::Tensor row = probs[r].contiguous();
-      p.probs.assign(row.data_ptr<double>(), row.data_ptr<double>() + row.numel());
-      p.text_label = u.text_label;
-      p.conflict = u.conflict;
-      if (o.acoustic_share.defined()) p.acoustic_share = o.acoustic_share[r].item<double>();
-      out.push_back(std::move(p));
+      share[n][0] += torch::nn::functional::cross_entropy(
+          o.logits.index_select(0, idx), y.index_select(0, idx),
+          torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
+      share[n][1] += static_cast<double>(idx.size(0));
     }
   }
+  if (parallel != nullptr) {
+    parallel->AllReduceSum(probs);
+    parallel->AllReduceSum(share);
+  }
+  std::vector<Prediction> out;
+  out.reserve(static_cast<size_t>(n));
+  const auto p_all = probs.accessor<double, 2>();
+  const auto s_all = share.accessor<double, 2>();
+  for (int64_t i = 0; i < n; ++i) {
+    const Utterance& u = data.utterance(i);
+    Prediction p;
+    p.id = u.id;
+    p.label = data.label(i) >= 0 ? names[static_cast<size_t>(data.label(i))] : "";
+    p.probs.assign(&p_all[i][0], &p_all[i][0] + classes);
+    p.pred = names[static_cast<size_t>(std::max_element(p.probs.begin(), p.probs.end()) - p.probs.begin())];
+    p.text_label = u.text_label;
+    p.conflict = u.conflict;
+    if (s_all[i][1] > 0) p.acoustic_share = s_all[i][0];
+    out.push_back(std::move(p));
+  }
   model->train(was_training);
-  if (loss != nullptr) *loss = labelled > 0 ? loss_sum / static_cast<double>(labelled) : std::nan("");
+  if (loss != nullptr) *loss = s_all[n][1] > 0 ? s_all[n][0] / s_all[n][1] : std::nan("");
   return out;
 }
 
 class SerObjective : public TrainObjective {
  public:
   SerObjective(const ExperimentConfig& cfg, SerModel model, const SerDataset& train, const SerDataset& dev,
-               const FeatureCache* cache)
-      : cfg_(cfg), model_(std::move(model)), train_(train), dev_(dev), cache_(cache),
-        stream_(train, cfg.data.loader, true, cfg.seed, NeedsAudio(model_, cache)) {
+               const FeatureCache* cache, DataParallel* parallel)
+      : cfg_(cfg), model_(std::move(model)), train_(train), dev_(dev), cache_(cache), parallel_(parallel),
+        stream_(train, cfg.data.loader, true, cfg.seed, NeedsAudio(model_, cache), parallel ? parallel->rank() : 0,
+                parallel ? parallel->world_size() : 1) {
     if (cfg_.train.class_weighted) {
       // Inverse class frequency over the classes present (scikit-learn's "balanced"); absent classes weigh 0.
       const auto counts = train_.ClassCounts(static_cast<int>(model_->labels().size()));
@@ -205,7 +224,7 @@ class SerObjective : public TrainObjective {
   void AfterStep(int64_t step) override { model_->OnTrainStep(step); }
   std::map<std::string, double> EvaluateDev() override {
     double loss = 0;
-    const auto preds = PredictDataset(model_, cache_, dev_, cfg_.data.loader, &loss);
+    const auto preds = PredictDataset(model_, cache_, dev_, cfg_.data.loader, &loss, parallel_);
     const EvalMetrics m = Evaluate(preds, model_->labels());
     std::map<std::string, double> out = {{"loss", loss},
                                          {"acc", m.all.acc},
@@ -224,6 +243,7 @@ class SerObjective : public TrainObjective {
   const SerDataset& train_;
   const SerDataset& dev_;
   const FeatureCache* cache_;
+  DataParallel* parallel_;
   BatchStream stream_;
   torch::Tensor class_weights_;
 };
@@ -239,6 +259,7 @@ void CheckSameConfig(const ExperimentConfig& given, const ExperimentConfig& stor
   expected.train.eval_every = g.train.eval_every;
   expected.train.log_every = g.train.log_every;
   expected.train.threads = g.train.threads;
+  expected.train.distributed_timeout = g.train.distributed_timeout;
   expected.train.early_stopping = g.train.early_stopping;
   expected.eval = g.eval;
   std::istringstream a(ConfigToString(g)), b(ConfigToString(expected));
@@ -249,7 +270,7 @@ void CheckSameConfig(const ExperimentConfig& given, const ExperimentConfig& stor
     if (la != lb || ga != gb) {
       throw ConfigError("--resume: the config differs from " + run_dir + "/config.yaml (given '" + la +
                         "', the run has '" + lb + "'); a resumed run continues the same run, so only max_steps, "
-                        "epochs, eval_every, log_every, threads, early_stopping and eval may change");
+                        "epochs, eval_every, log_every, threads, distributed_timeout, early_stopping and eval may change");
     }
   }
 }
@@ -273,10 +294,12 @@ SerModel LoadRunModel(const ExperimentConfig& cfg, const std::string& run_dir, c
 
 EvalMetrics EvaluateInto(SerModel& model, FeatureCache* cache, const ExperimentConfig& cfg,
                          const std::string& run_dir, const std::string& manifest, const std::string& name,
-                         const std::optional<LabelMap>& map, const LabelSet& labels) {
+                         const std::optional<LabelMap>& map, const LabelSet& labels,
+                         DataParallel* parallel = nullptr) {
   SerDataset data(manifest, labels, SerOptions(cfg, map));
   if (cache != nullptr && cache->enabled()) cache->Fill(data);
-  const auto preds = PredictDataset(model, cache, data, cfg.data.loader);
+  const auto preds = PredictDataset(model, cache, data, cfg.data.loader, nullptr, parallel);
+  if (parallel != nullptr && parallel->rank() != 0) return Evaluate(preds, model->labels());
   ResultsInfo info;
   info.model = cfg.model.head;
   info.dataset = name;
@@ -301,17 +324,34 @@ ExperimentConfig LoadRunConfig(const std::string& run_dir) {
 
 TrainSummary TrainExperiment(ExperimentConfig cfg, const TrainRunOptions& options) {
   const std::string run_dir = options.run_dir.empty() ? "runs/" + cfg.name : options.run_dir;
+  // Data-parallel when the environment says so (torchrun / SLURM convention, or `fas train --nproc N`). The
+  // group forms first, so that a missing peer fails the run before any file is written.
+  const DistributedEnv env = DistributedEnv::FromEnvironment();
+  std::unique_ptr<DataParallel> parallel;
+  if (env.enabled()) {
+    spdlog::info("data-parallel rank {} of {} (local rank {}), rendezvous at {}:{}", env.rank, env.world_size,
+                 env.local_rank, env.master_addr, env.master_port);
+    parallel = std::make_unique<DataParallel>(
+        env, std::chrono::milliseconds(static_cast<int64_t>(cfg.train.distributed_timeout * 1000.0)));
+    // One log: the other ranks say only what goes wrong.
+    if (env.rank != 0) spdlog::set_level(spdlog::level::warn);
+  }
+  const bool writer = env.rank == 0;
+  const bool existing_run = !FindCheckpoint(run_dir + "/checkpoints/last").empty();
+  if (parallel) parallel->Barrier();  // every rank has looked at the run directory before rank 0 writes to it
   if (options.resume) {
     const ExperimentConfig stored = LoadRunConfig(run_dir);
     CheckSameConfig(cfg, stored, run_dir);
     cfg.model.semantic.tokenizer = stored.model.semantic.tokenizer;
-    WriteFileAtomic(run_dir + "/config.yaml", ConfigToString(cfg));
-  } else if (!FindCheckpoint(run_dir + "/checkpoints/last").empty()) {
+    if (writer) WriteFileAtomic(run_dir + "/config.yaml", ConfigToString(cfg));
+  } else if (existing_run) {
     throw ConfigError("run directory '" + run_dir + "' already holds a run; continue it with --resume, or choose "
                       "another with --run-dir");
   }
-  fs::create_directories(run_dir);
-  LogToFile(run_dir + "/train.log");
+  if (writer) {
+    fs::create_directories(run_dir);
+    LogToFile(run_dir + "/train.log");
+  }
   if (cfg.train.threads > 0) InitRuntime({cfg.train.threads});
   SeedEverything(cfg.seed);
 
@@ -321,13 +361,18 @@ TrainSummary TrainExperiment(ExperimentConfig cfg, const TrainRunOptions& option
   const SerDataset dev(cfg.data.Resolve(cfg.data.dev), labels, SerOptions(cfg, map));
   spdlog::info("run '{}' ({}): {} training / {} dev utterances, seed {}", cfg.name, run_dir, train.size(), dev.size(),
                cfg.seed);
-  if (!options.resume) {
+  if (!options.resume && writer) {
     if (ReadsText(cfg.model) && cfg.model.semantic.tokenizer.model.empty()) {
       std::vector<std::string> texts;
       for (int64_t i = 0; i < train.size(); ++i) texts.push_back(train.text(i));
       PrepareTokenizer(cfg.model, texts, run_dir);
     }
     WriteFileAtomic(run_dir + "/config.yaml", ConfigToString(cfg));
+  }
+  if (parallel) {
+    // The tokenizer rank 0 trained (the run directory is shared by all ranks, as with torchrun).
+    parallel->Barrier();
+    if (!writer && !options.resume) cfg.model.semantic.tokenizer = LoadRunConfig(run_dir).model.semantic.tokenizer;
   }
 
   SerModel model = BuildModel(cfg.model, labels);
@@ -346,29 +391,42 @@ TrainSummary TrainExperiment(ExperimentConfig cfg, const TrainRunOptions& option
   }
 
   TrainConfig tc = cfg.train;
+  const int ranks = env.world_size;
   if (tc.global_batch > 0) {
-    const int per_step = cfg.data.loader.batch_size;  // x world_size once data-parallel training lands
+    const int per_step = cfg.data.loader.batch_size * ranks;
     if (per_step <= 0 || tc.global_batch % per_step != 0) {
       throw ConfigError("train.global_batch " + std::to_string(tc.global_batch) + " is not a multiple of " +
-                        "data.batch_size " + std::to_string(per_step) + " (batching by count)");
+                        "data.batch_size " + std::to_string(cfg.data.loader.batch_size) + " x " +
+                        std::to_string(ranks) + " ranks (batching by count)");
     }
     tc.accumulation = tc.global_batch / per_step;
   }
-  SerObjective objective(cfg, model, train, dev, cache.get());
+  if (cfg.data.loader.batch_size > 0) {
+    spdlog::info("global batch {} = {} a rank x {} rank(s) x {} accumulation step(s)",
+                 cfg.data.loader.batch_size * ranks * tc.accumulation, cfg.data.loader.batch_size, ranks,
+                 tc.accumulation);
+  } else {
+    spdlog::info("global batch: up to {} s of audio a rank x {} rank(s) x {} accumulation step(s)",
+                 cfg.data.loader.max_batch_seconds, ranks, tc.accumulation);
+  }
+  SerObjective objective(cfg, model, train, dev, cache.get(), parallel.get());
   TrainerOptions to;
   to.run_dir = run_dir;
   to.seed = cfg.seed;
   to.resolved_config = ConfigToString(cfg);
   to.on_step = options.on_step;
+  to.parallel = parallel.get();
   Trainer trainer(tc, objective, to);
   TrainSummary summary = trainer.Run(options.resume);
   if (summary.interrupted) {
     throw Interrupted("training stopped at step " + std::to_string(summary.steps) + "; checkpoints/last saved; "
                       "continue with: fas train --run-dir " + run_dir + " --resume");
   }
+  if (parallel) parallel->Barrier();  // rank 0 has written the last checkpoints
   LoadStateDict(*model, CheckpointForEval(run_dir) + "/model.safetensors", NameMap{});
   for (const auto& e : cfg.eval) {
-    EvaluateInto(model, cache.get(), cfg, run_dir, cfg.data.Resolve(e.manifest), e.name, map, labels);
+    EvaluateInto(model, cache.get(), cfg, run_dir, cfg.data.Resolve(e.manifest), e.name, map, labels,
+                 parallel.get());
   }
   return summary;
 }

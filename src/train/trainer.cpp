@@ -10,7 +10,9 @@
 
 #include "fas/core/error.h"
 #include "fas/core/progress.h"
+#include "fas/core/runtime.h"
 #include "fas/train/checkpoint_folder.h"
+#include "fas/train/distributed.h"
 #include "fas/train/early_stopping.h"
 #include "fas/train/metrics_log.h"
 #include "fas/train/rng_state.h"
@@ -100,14 +102,21 @@ void Trainer::SetLearningRates(double factor) {
   }
 }
 
-// One optimizer step over `micro` batches: the gradient is that of the mean loss over all their examples.
-// Returns false when the step was skipped (a non-finite loss or gradient).
+// One optimizer step over `micro` batches: the gradient is that of the mean loss over all their examples (over
+// every rank's examples in data-parallel training). Returns false when the step was skipped (a non-finite loss or
+// gradient, on any rank).
 bool Trainer::Step(int64_t micro, double& loss_out, double& grad_norm_out, int64_t& examples_out) {
+  const State& s = *state_;
   for (auto& p : params_) p.mutable_grad() = torch::Tensor();
   double loss_sum = 0;
   int64_t examples = 0;
   bool finite = true;
   for (int64_t i = 0; i < micro; ++i) {
+    // Dropout and other in-model randomness are a function of (seed, epoch, batch of the epoch's global plan):
+    // the same batch gets the same masks whichever rank or micro-batch slot computes it, and after a resume.
+    const int64_t local = s.batch_in_epoch + i;
+    const int64_t global = options_.parallel ? local * options_.parallel->world_size() + rank() : local;
+    torch::manual_seed(DeriveSeed(options_.seed, "batch/" + std::to_string(s.epoch) + "/" + std::to_string(global)));
     std::optional<BatchLoss> b = objective_.NextBatch();
     if (!b) break;
     const double value = b->loss.item<double>();
@@ -118,6 +127,18 @@ bool Trainer::Step(int64_t micro, double& loss_out, double& grad_norm_out, int64
     loss_sum += value * static_cast<double>(b->examples);
     (b->loss * static_cast<double>(b->examples)).backward();
   }
+  if (options_.parallel != nullptr) {
+    // One small all-reduce agrees on the step: total loss and examples, whether any rank saw a non-finite value,
+    // and whether any rank was asked to stop (so that all stop after the same step).
+    torch::Tensor agreed = torch::tensor(
+        {finite ? loss_sum : 0.0, static_cast<double>(examples), finite ? 0.0 : 1.0, StopRequested() ? 1.0 : 0.0},
+        torch::kFloat64);
+    options_.parallel->AllReduceSum(agreed);
+    loss_sum = agreed[0].item<double>();
+    examples = static_cast<int64_t>(agreed[1].item<double>());
+    finite = agreed[2].item<double>() == 0.0;
+    stop_agreed_ = agreed[3].item<double>() > 0.0;
+  }
   examples_out = examples;
   loss_out = examples > 0 ? loss_sum / static_cast<double>(examples) : 0.0;
   grad_norm_out = std::nan("");
@@ -125,12 +146,12 @@ bool Trainer::Step(int64_t micro, double& loss_out, double& grad_norm_out, int64
     loss_out = std::nan("");
     return false;
   }
+  if (options_.parallel != nullptr) options_.parallel->SumGradients(params_);
   std::vector<torch::Tensor> grads;
   for (auto& p : params_) {
     if (p.grad().defined()) grads.push_back(p.grad());
   }
   for (auto& g : grads) g.div_(static_cast<double>(examples));
-  if (options_.after_backward) options_.after_backward(grads);
 
   double sq = 0;
   for (const auto& g : grads) sq += g.pow(2).sum().item<double>();
@@ -145,6 +166,10 @@ bool Trainer::Step(int64_t micro, double& loss_out, double& grad_norm_out, int64
   optimizer_->step();
   return true;
 }
+
+bool Trainer::Stopping() const { return options_.parallel != nullptr ? stop_agreed_ : StopRequested(); }
+
+int Trainer::rank() const { return options_.parallel != nullptr ? options_.parallel->rank() : 0; }
 
 void Trainer::LogStep(double loss, double grad_norm, int64_t examples) {
   State& s = *state_;
@@ -203,7 +228,7 @@ void Trainer::Evaluate(TrainSummary& summary, bool& stop) {
   spdlog::info("step {}: dev {} {:.4f}{} (loss {:.4f})", s.step, config_.best_metric, it->second,
                best ? " (best)" : "", metrics.count("loss") ? metrics.at("loss") : std::nan(""));
   SaveCheckpoint(CheckpointDir("last"));
-  if (best && options_.rank == 0) CopyCheckpoint(CheckpointDir("last"), CheckpointDir("best"));
+  if (best && rank() == 0) CopyCheckpoint(CheckpointDir("last"), CheckpointDir("best"));
   if (s.early.ShouldStop()) {
     spdlog::info("early stopping: no improvement of dev {} by more than {} in {} evaluations (best {:.4f} at step {})",
                  config_.best_metric, config_.early_stopping.min_delta, config_.early_stopping.patience,
@@ -214,7 +239,7 @@ void Trainer::Evaluate(TrainSummary& summary, bool& stop) {
 }
 
 void Trainer::SaveCheckpoint(const std::string& dir) {
-  if (options_.rank != 0) return;
+  if (rank() != 0) return;
   const State& s = *state_;
   CheckpointTransaction t(dir);
   objective_.SaveWeights(t.Path("model.safetensors"));
@@ -304,10 +329,17 @@ TrainSummary Trainer::Run(bool resume) {
     }
     LoadCheckpoint(dir);
     objective_.AfterStep(s.step);
-    if (options_.rank == 0) MetricsLog::TruncateAfterStep(metrics_path, s.step);
+    if (rank() == 0) MetricsLog::TruncateAfterStep(metrics_path, s.step);
     spdlog::info("resumed '{}' at step {} (epoch {}, batch {})", dir, s.step, s.epoch, s.batch_in_epoch);
   }
-  if (options_.rank == 0) {
+  if (options_.parallel != nullptr) {
+    // Every rank starts from rank 0's weights, whatever each built or loaded.
+    std::vector<torch::Tensor> state;
+    for (const auto& p : objective_.model().parameters()) state.push_back(p);
+    for (const auto& b : objective_.model().buffers()) state.push_back(b);
+    options_.parallel->Broadcast(state);
+  }
+  if (rank() == 0) {
     fs::create_directories(options_.run_dir);
     s.log = std::make_unique<MetricsLog>(metrics_path);
   }
@@ -350,7 +382,7 @@ TrainSummary Trainer::Run(bool resume) {
       progress.Advance(1, std::isfinite(loss) ? "loss " + std::to_string(loss).substr(0, 6) : "skipped");
       if (config_.eval_every > 0 && s.step % config_.eval_every == 0) Evaluate(summary, stop);
       if (options_.on_step) options_.on_step(s.step);
-      if (StopRequested()) break;
+      if (Stopping()) break;
     }
     if (s.batch_in_epoch >= batches) {
       if (full_epoch) summary.epoch_seconds.push_back(Seconds(epoch_start));
@@ -361,9 +393,9 @@ TrainSummary Trainer::Run(bool resume) {
       ++s.epoch;
       s.batch_in_epoch = 0;
       ++summary.epochs_completed;
-      if (config_.eval_every == 0 && !stop && !StopRequested()) Evaluate(summary, stop);
+      if (config_.eval_every == 0 && !stop && !Stopping()) Evaluate(summary, stop);
     }
-    if (StopRequested()) {
+    if (Stopping()) {
       SaveCheckpoint(CheckpointDir("last"));
       summary.interrupted = true;
       spdlog::warn("stopped at step {} ({}); checkpoints/last saved; continue with --resume", s.step,
@@ -405,6 +437,7 @@ void TrainConfig::Validate() const {
   if (best_metric.empty()) fail("best_metric", "must name a dev metric (ua, acc, macro_f1, loss, ...)");
   if (max_nonfinite_steps < 1) fail("max_nonfinite_steps", "must be >= 1");
   if (threads < 0) fail("threads", "must be >= 0");
+  if (!(distributed_timeout > 0)) fail("distributed_timeout", "must be > 0 seconds");
   EarlyStopping(best_metric, early_stopping.patience, early_stopping.min_delta);  // validates both
 }
 

@@ -39,9 +39,10 @@ class SerDataset {
   // Utterances a class has, over the label set.
   std::vector<int64_t> ClassCounts(int num_classes) const;
 
-  // The batches of an epoch as the DataLoader plans them (training: shuffled, bucketed; evaluation: in order).
-  std::vector<std::vector<int64_t>> Batches(const LoaderConfig& loader, bool train, uint64_t seed,
-                                            int64_t epoch) const;
+  // The batches of an epoch as the DataLoader plans them (training: shuffled, bucketed; evaluation: in order);
+  // with world_size > 1, this rank's shard of them (data/loader.h).
+  std::vector<std::vector<int64_t>> Batches(const LoaderConfig& loader, bool train, uint64_t seed, int64_t epoch,
+                                            int rank = 0, int world_size = 1) const;
 
   // One whole utterance as the loader decodes it in evaluation (resampled, normalised per `loader`).
   std::vector<float> LoadUtterance(int64_t i, const LoaderConfig& loader) const;

@@ -41,6 +41,7 @@ struct TrainConfig {
   int max_nonfinite_steps = 5;      // consecutive skipped steps (non-finite loss or gradient) before failing
   int threads = 0;                  // intra-op threads; 0 = the --threads option
   bool cache_features = true;       // frozen encoders: read features from the cache (written on demand)
+  double distributed_timeout = 300;  // seconds a data-parallel collective may wait for the other ranks
 
   template <class V>
   void Visit(V& v) {
@@ -67,6 +68,8 @@ struct TrainConfig {
     v("max_nonfinite_steps", max_nonfinite_steps, "non-finite steps in a row before training fails");
     v("threads", threads, "intra-op threads (0 = --threads)");
     v("cache_features", cache_features, "cache the features of frozen encoders and train on them");
+    v("distributed_timeout", distributed_timeout,
+      "seconds a data-parallel rank waits for the others before failing (a dead or stuck rank)");
   }
   // Throws ConfigError naming the first bad field (`train.<key>`).
   void Validate() const;

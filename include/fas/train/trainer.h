@@ -57,16 +57,18 @@ class TrainObjective {
   virtual void LoadWeights(const std::string& path) = 0;
 };
 
+class DataParallel;
+
 struct TrainerOptions {
   std::string run_dir;
   uint64_t seed = 0;
   std::string resolved_config;  // config.yaml text, stored in every checkpoint
-  int world_size = 1;           // data-parallel ranks (issue 9): the global batch counts them
-  int rank = 0;                 // only rank 0 writes checkpoints and logs
+  // Data-parallel group (null: one process). Every rank runs the same steps on its shard of each epoch; the
+  // step's gradient is the mean over the examples of all ranks, the loss, the non-finite guard and stop requests
+  // are agreed across ranks, and only rank 0 writes checkpoints and metrics.
+  DataParallel* parallel = nullptr;
   // Called after every optimizer step with the step number (1-based); may call RequestStop().
   std::function<void(int64_t)> on_step;
-  // Called after every backward of a step, before clipping: where a data-parallel all-reduce of the gradients goes.
-  std::function<void(const std::vector<torch::Tensor>&)> after_backward;
 };
 
 struct TrainSummary {
@@ -102,6 +104,9 @@ class Trainer {
   void BuildOptimizer();
   void SetLearningRates(double factor);
   bool Step(int64_t micro_batches_in_step, double& loss_out, double& grad_norm_out, int64_t& examples_out);
+  // Whether to stop now: a signal or RequestStop() here, or (data-parallel) on any rank at the last step.
+  bool Stopping() const;
+  int rank() const;
   void Evaluate(TrainSummary& summary, bool& stop);
   void SaveCheckpoint(const std::string& dir);
   void LoadCheckpoint(const std::string& dir);
@@ -115,6 +120,7 @@ class Trainer {
   std::vector<double> base_lrs_;
   std::vector<torch::Tensor> params_;
   int64_t total_steps_ = 0, steps_per_epoch_ = 0, warmup_steps_ = 0;
+  bool stop_agreed_ = false;  // data-parallel: some rank asked to stop, as reduced at the last step
 };
 
 }  // namespace fas
