@@ -1,8 +1,12 @@
 #include "fas/models/ser_model.h"
 
+#include <spdlog/spdlog.h>
+
 #include <filesystem>
 
 #include "fas/core/error.h"
+#include "fas/io/safetensors.h"
+#include "fas/io/state_dict.h"
 #include "encoder_factory.h"
 
 namespace fas {
@@ -19,6 +23,28 @@ EncoderInput ToEncoderInput(const SerInput& raw) {
   return {raw.waveform, raw.lengths, raw.input_ids, raw.attention_mask};
 }
 
+// Copies `prefix`* tensors of an SER model's weights (another run's) into `encoder`, strictly: the two encoders
+// must have the same architecture.
+void InitEncoder(torch::nn::Module& encoder, const std::string& init_from, const std::string& prefix,
+                 const std::string& key) {
+  const std::string path = InitFromWeights(init_from);
+  NamedTensors picked;
+  for (auto& [name, tensor] : ReadSafeTensors(path)) {
+    if (name.rfind(prefix, 0) == 0) picked.emplace_back(name.substr(prefix.size()), tensor);
+  }
+  if (picked.empty()) {
+    throw ModelError("model." + key + ".init_from: '" + path + "' holds no " + prefix + "* tensors (its model has "
+                     "no such pathway)");
+  }
+  try {
+    LoadStateDict(encoder, picked, NameMap{}, path);
+  } catch (const ModelError& e) {
+    throw ModelError("model." + key + ".init_from: " + std::string(e.what()) + " (the encoder config must be the "
+                     "one that run trained)");
+  }
+  spdlog::info("{} encoder initialised from {}", key, path);
+}
+
 }  // namespace
 
 void ModelConfig::Validate() const {
@@ -33,9 +59,33 @@ void ModelConfig::Validate() const {
   Require(semantic.tokenizer_vocab_size >= 8, "semantic.tokenizer_vocab_size", "must be at least 8");
 }
 
+std::string InitFromWeights(const std::string& init_from) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(init_from, ec)) {
+    if (fs::is_regular_file(init_from, ec)) return init_from;
+    throw IoError("init_from: '" + init_from + "' does not exist; train that run first (in a suite, list its "
+                  "model before the ones that start from it)");
+  }
+  for (const char* c : {"/checkpoints/best", "/checkpoints/best.old", "/checkpoints/last", "/checkpoints/last.old"}) {
+    const std::string file = init_from + c + "/model.safetensors";
+    if (fs::is_regular_file(file, ec)) return file;
+  }
+  throw IoError("init_from: run '" + init_from + "' has no checkpoint (checkpoints/best or last); train it first");
+}
+
 std::string PrepareTokenizer(ModelConfig& config, const std::vector<std::string>& texts, const std::string& dir) {
   if (config.semantic.type != "text" || !FusionHeadStreams(config.head).semantic) return "";
   if (!config.semantic.tokenizer.model.empty()) return config.semantic.tokenizer.model;
+  if (!config.semantic.init_from.empty()) {
+    const std::string model = config.semantic.init_from + "/tokenizer.model";
+    if (!std::filesystem::is_regular_file(model)) {
+      throw IoError("model.semantic.init_from: '" + model + "' does not exist (give the run directory whose text "
+                    "encoder and tokenizer this model starts from, after training it)");
+    }
+    config.semantic.tokenizer = TokenizerConfig::ForModel(model);
+    return model;
+  }
   std::filesystem::create_directories(dir);
   TokenizerTrainOptions o;
   o.prefix = dir + "/tokenizer";
@@ -78,6 +128,12 @@ SerModelImpl::SerModelImpl(const ModelConfig& config, std::vector<std::string> l
       semantic_layers_ = register_module(
           "semantic_layer_weights", LayerWeightedSum(static_cast<int64_t>(config_.semantic.layers.size())));
     }
+  }
+  if (acoustic_encoder_ && !config_.acoustic.init_from.empty()) {
+    InitEncoder(*acoustic_encoder_, config_.acoustic.init_from, "acoustic_encoder.", "acoustic");
+  }
+  if (semantic_encoder_ && !config_.semantic.init_from.empty()) {
+    InitEncoder(*semantic_encoder_, config_.semantic.init_from, "semantic_encoder.", "semantic");
   }
   head_ = MakeFusionHead(config_.head, config_.fusion, da, ds, static_cast<int64_t>(labels_.size()));
   register_module("head", head_);

@@ -96,7 +96,14 @@ SuiteCell MakeCell(const SuiteConfig& suite, const SuiteModel& model, const std:
     c.sets.push_back(evals + "]");
   }
   c.sets.insert(c.sets.end(), suite.set.begin(), suite.set.end());
-  c.sets.insert(c.sets.end(), model.set.begin(), model.set.end());
+  // {runs} and {seed} let a model start from another model's run of the same seed (model.*.init_from).
+  for (std::string a : model.set) {
+    for (const auto& [tag, value] : {std::pair<std::string, std::string>{"{runs}", runs_dir},
+                                     std::pair<std::string, std::string>{"{seed}", std::to_string(seed)}}) {
+      for (size_t at; (at = a.find(tag)) != std::string::npos;) a.replace(at, tag.size(), value);
+    }
+    c.sets.push_back(a);
+  }
   for (const auto& [key, value] : grid) c.sets.push_back(key + "=" + value);
   c.sets.push_back("name=" + c.run_name);
   c.sets.push_back("seed=" + std::to_string(seed));
@@ -315,6 +322,19 @@ std::vector<std::string> CheckSuiteInputs(const SuiteConfig& suite, const std::v
                                   "); the corpus is incomplete" + Hint(suite));
       } else {
         seen.insert("audio:" + path);
+      }
+    }
+    // A run another model starts from must exist or be trained earlier in this suite.
+    const std::vector<std::pair<std::string, std::string>> starts = {
+        {"model.acoustic.init_from", cfg.model.acoustic.init_from},
+        {"model.semantic.init_from", cfg.model.semantic.init_from}};
+    for (const auto& [key, from] : starts) {
+      if (from.empty() || Exists(from)) continue;
+      const bool earlier = std::any_of(cells.begin(), cells.begin() + (&c - cells.data()),
+                                       [&](const SuiteCell& o) { return fs::path(o.run_dir) == fs::path(from); });
+      if (!earlier) {
+        once("init:" + from, key + " = '" + from + "' (model " + c.model + ") is neither a run folder nor a run " +
+                                 "this suite trains before it; list that model earlier or fix the path");
       }
     }
     std::vector<std::pair<std::string, std::string>> files;

@@ -27,11 +27,16 @@ struct AcousticPathwayConfig {
   // One entry = that layer as it is.
   std::vector<int> layers = {-1};
   AcousticEncoderConfig encoder;
+  // Two-stage training: a run directory (or a model.safetensors) of an SER model whose trained acoustic encoder
+  // starts this one (its `acoustic_encoder.*` tensors, after any `encoder.weights`). With `encoder.freeze: all`
+  // this is the paper's set-up (fusion over frozen, cached encoder features) with encoders trained here.
+  std::string init_from;
 
   template <class V>
   void Visit(V& v) {
     v("layers", layers, "hidden states to combine (weighted sum); 0 = embeddings, -1 = last");
     v("encoder", encoder);
+    v("init_from", init_from, "run directory (or model.safetensors) whose acoustic encoder initialises this one");
   }
 };
 
@@ -48,6 +53,9 @@ struct SemanticPathwayConfig {
   int tokenizer_vocab_size = 500;
   TextEncoderConfig text;        // type text
   WhisperEncoderConfig whisper;  // type whisper
+  // As AcousticPathwayConfig::init_from, for the semantic encoder; a text pathway also takes that run's tokenizer
+  // (when tokenizer.model is empty), since the encoder's embeddings are indexed by its ids.
+  std::string init_from;
 
   template <class V>
   void Visit(V& v) {
@@ -58,6 +66,7 @@ struct SemanticPathwayConfig {
     v("tokenizer_vocab_size", tokenizer_vocab_size, "vocabulary size when the trainer trains the tokenizer");
     v("text", text, "text transformer (type text)");
     v("whisper", whisper, "Whisper encoder (type whisper)");
+    v("init_from", init_from, "run directory (or model.safetensors) whose semantic encoder initialises this one");
   }
 };
 
@@ -80,8 +89,8 @@ struct ModelConfig {
 };
 
 // Trains the semantic tokenizer on `texts` (the training manifest's text_field) as DIR/tokenizer.model when
-// config.semantic.tokenizer.model is empty (text pathway only), and points the config at it. Returns the model
-// path ("" for whisper).
+// config.semantic.tokenizer.model is empty (text pathway only), and points the config at it; with
+// semantic.init_from set, takes that run's tokenizer instead. Returns the model path ("" for whisper).
 std::string PrepareTokenizer(ModelConfig& config, const std::vector<std::string>& texts, const std::string& dir);
 
 // A batch. Give each pathway either its raw input or its cached features (the features win when both are set).
@@ -174,8 +183,12 @@ class SerModelImpl : public torch::nn::Module {
 };
 TORCH_MODULE(SerModel);
 
+// The model.safetensors an `init_from` value names: the file itself, or a run directory's best (else last)
+// checkpoint. Throws IoError saying which run to train first.
+std::string InitFromWeights(const std::string& init_from);
+
 // Builds the model the config names, over the classes of `labels` (in their order); encoders load the weights
-// their configs name. Throws ConfigError on a bad config, ModelError on weights that do not fit.
+// their configs name, then the `init_from` runs' encoders. Throws ConfigError on a bad config, ModelError on weights that do not fit.
 SerModel BuildModel(const ModelConfig& config, const LabelSet& labels);
 
 }  // namespace fas

@@ -5,6 +5,7 @@
 
 #include "fas/config/binder.h"
 #include "fas/core/error.h"
+#include "fas/io/state_dict.h"
 #include "fas/models/ser_model.h"
 #include "fas/text/tokenizer.h"
 #include "support/test_support.h"
@@ -215,6 +216,42 @@ TEST(SerModel, PrepareTokenizerTrainsOnceAndPointsTheConfigAtIt) {
   EXPECT_EQ(fas::PrepareTokenizer(c, {}, dir / "other"), path);  // already set: untouched
   fas::ModelConfig a = ShippedModelConfig("acoustic_only");
   EXPECT_EQ(fas::PrepareTokenizer(a, texts, dir / "a"), "");
+}
+
+TEST(SerModel, InitFromCopiesAnotherRunsEncodersAndTokenizer) {
+  // A stage-one run: an SER model's weights under checkpoints/best, its tokenizer in the run folder.
+  fas::testing::TempDir run;
+  fas::ModelConfig first = SmallConfig("fas");
+  fas::SerModel trained = fas::BuildModel(first, Labels());
+  fs::create_directories(run / "checkpoints/best");
+  fas::SaveStateDict(*trained, run / "checkpoints/best/model.safetensors");
+  fs::copy_file(TokenizerModel(), run / "tokenizer.model");
+
+  fas::ModelConfig c = SmallConfig("concat");
+  c.semantic.tokenizer.model.clear();
+  c.acoustic.init_from = run.path();
+  c.semantic.init_from = run.path();
+  c.acoustic.encoder.freeze = "all";
+  EXPECT_EQ(fas::PrepareTokenizer(c, {}, run / "unused"), run / "tokenizer.model");
+  torch::manual_seed(99);  // another random init, overwritten by init_from
+  fas::SerModel model = fas::BuildModel(c, Labels());
+  const auto source = trained->named_parameters();
+  int copied = 0;
+  for (const auto& p : model->named_parameters()) {
+    if (p.key().rfind("acoustic_encoder.", 0) != 0 && p.key().rfind("semantic_encoder.", 0) != 0) continue;
+    EXPECT_TRUE(torch::equal(p.value(), source[p.key()])) << p.key();
+    ++copied;
+  }
+  EXPECT_GT(copied, 20);
+  EXPECT_TRUE(model->acoustic_frozen());  // loading keeps the freezing the config asks for
+
+  // A missing run and an encoder of another shape are clear errors.
+  c.acoustic.init_from = run / "nowhere";
+  EXPECT_THROW(fas::BuildModel(c, Labels()), fas::IoError);
+  c.acoustic.init_from = run.path();
+  c.acoustic.encoder.hidden_size = 48;
+  c.acoustic.encoder.num_attention_heads = 4;
+  EXPECT_THROW(fas::BuildModel(c, Labels()), fas::ModelError);
 }
 
 }  // namespace
