@@ -16,8 +16,10 @@ echo '{"model_type": "wav2vec2"}' > "$work/config.json"  # HuggingFace's default
 common=(--seconds "$seconds" --batch "$batch" --threads "$threads" --repeats "$repeats" --warmup 1)
 for ((r = 1; r <= rounds; ++r)); do
   echo "round $r/$rounds" >&2
-  "$bin" --config "$work/config.json" --weights "$work/w.safetensors" "${common[@]}" >> "$work/results.jsonl"
-  /usr/bin/python3 "$here/peer_torchaudio.py" --weights "$work/w.safetensors" "${common[@]}" >> "$work/results.jsonl"
+  # Each case line goes to the results and, as progress, to stderr.
+  "$bin" --config "$work/config.json" --weights "$work/w.safetensors" "${common[@]}" | tee -a "$work/results.jsonl" >&2
+  /usr/bin/python3 "$here/peer_torchaudio.py" --weights "$work/w.safetensors" "${common[@]}" |
+    tee -a "$work/results.jsonl" >&2
 done
 /usr/bin/python3 - "$work/results.jsonl" "$threads" <<'PY'
 import json, statistics, sys

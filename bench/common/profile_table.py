@@ -1,0 +1,45 @@
+#!/usr/bin/python3
+"""Sums up a trace of LibTorch's autograd profiler (`bench_head --profile T.json`, `bench_train_step --profile`):
+self time per operator (its own time minus that of the operators it called, on the same thread), largest first.
+    profile_table.py TRACE.json [--top 25]"""
+import argparse
+import collections
+import json
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("trace")
+    p.add_argument("--top", type=int, default=25)
+    a = p.parse_args()
+    with open(a.trace) as f:
+        trace = json.load(f)
+    events = trace["traceEvents"] if isinstance(trace, dict) else trace
+    by_thread = collections.defaultdict(list)
+    for e in events:
+        if e.get("ph") == "X" and "dur" in e:
+            by_thread[e.get("tid", 0)].append(e)
+    self_us = collections.Counter()
+    calls = collections.Counter()
+    for evs in by_thread.values():
+        evs.sort(key=lambda e: (e["ts"], -e["dur"]))
+        stack = []  # [event, time of its direct children]
+        for e in evs:
+            while stack and e["ts"] >= stack[-1][0]["ts"] + stack[-1][0]["dur"]:
+                done, children = stack.pop()
+                self_us[done["name"]] += done["dur"] - children
+            if stack:
+                stack[-1][1] += e["dur"]
+            stack.append([e, 0.0])
+            calls[e["name"]] += 1
+        for done, children in stack:
+            self_us[done["name"]] += done["dur"] - children
+    total = sum(self_us.values())
+    print(f"{'operator':48} {'self ms':>10} {'share':>7} {'calls':>8}")
+    for name, us in self_us.most_common(a.top):
+        print(f"{name[:48]:48} {us / 1000:10.1f} {100 * us / total:6.1f}% {calls[name]:8d}")
+    print(f"{'total':48} {total / 1000:10.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+#!/usr/bin/python3
+"""Turns the measurements of bench/run.sh (its work folder) into the results table: printed, and written as
+Markdown to --out. Medians over every timed run of a side; ratio = PyTorch / FAS (above 1: FAS is faster)."""
+import argparse
+import json
+import os
+import re
+import statistics
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "common"))
+import flops  # noqa: E402
+
+
+def safetensors_shapes(path):
+    with open(path, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(n))
+    return {k: v["shape"] for k, v in header.items() if k != "__metadata__"}
+
+
+def fmt_ms(ms):
+    return f"{ms / 1000:.2f} s" if ms >= 10000 else f"{ms:.1f} ms"
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--work", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--command", default="bench/run.sh")
+    a = p.parse_args()
+    rows = [json.loads(line) for line in open(os.path.join(a.work, "results.jsonl")) if line.strip()]
+    meta = next(r for r in rows if r.get("meta"))
+    gflops_limit = meta["matmul_gflops"]
+    loads = {(r["bench"], r["event"]): r["load"] for r in rows if "event" in r}
+
+    def timed(bench):
+        out = {}
+        for r in rows:
+            if r.get("bench") == bench and "ms" in r:
+                out.setdefault(r["impl"], []).append(r)
+        return out
+
+    speed = ["| benchmark | case | FAS | PyTorch | ratio PyTorch / FAS | load avg (start → end) |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    memory = ["| benchmark | case | FAS peak RSS | PyTorch peak RSS |", "| --- | --- | --- | --- |"]
+    work = ["| benchmark | case | GFLOP a step | FAS GFLOP/s | FAS % of matmul limit | PyTorch % of matmul limit |",
+            "| --- | --- | --- | --- | --- | --- |"]
+    ratios = []
+
+    def load_range(bench):
+        s, e = loads.get((bench, "start")), loads.get((bench, "end"))
+        return f"{s.split()[0]} → {e.split()[0]}" if s and e else ""
+
+    def add_flops(bench, case, gflop, fas_ms, torch_ms):
+        fas_rate, torch_rate = gflop / (fas_ms / 1000), gflop / (torch_ms / 1000)
+        work.append(f"| {bench} | {case} | {gflop:.1f} | {fas_rate:.0f} | {100 * fas_rate / gflops_limit:.0f} % | "
+                    f"{100 * torch_rate / gflops_limit:.0f} % |")
+
+    # 1: the encoder benchmark's own table, read back.
+    enc_path = os.path.join(a.work, "encoder.md")
+    if os.path.exists(enc_path):
+        pattern = re.compile(r"^\| ([\d.]+) s \| (\d+) \| ([\d.]+) ms \| ([\d.]+) ms \| ([\d.]+) \|")
+        for line in open(enc_path):
+            m = pattern.match(line)
+            if not m:
+                continue
+            seconds, batch, ours, peer = float(m[1]), int(m[2]), float(m[3]), float(m[4])
+            case = f"{seconds:g} s x {batch}"
+            audio = seconds * batch
+            speed.append(f"| 1 encoder forward (RTF) | {case} | {fmt_ms(ours)} ({ours / 1000 / audio:.3f}) | "
+                         f"{fmt_ms(peer)} ({peer / 1000 / audio:.3f}) | **{peer / ours:.2f}** | "
+                         f"{load_range('encoder')} |")
+            ratios.append(peer / ours)
+            add_flops("1 encoder forward", case, flops.encoder_forward(seconds, batch) / 1e9, ours, peer)
+        rss = {r["impl"]: r["peak_rss_mib"] for r in rows if r.get("bench") == "encoder_rss"}
+        if rss:
+            memory.append(f"| 1 encoder forward | 10 s x 8 | {rss['fas']:.0f} MiB | {rss['torch']:.0f} MiB |")
+
+    # 2 and 3: training steps.
+    for bench, label in (("head", "2 head training step"), ("train_step", "3 full training step")):
+        t = timed(bench)
+        if "fas" not in t or "torch" not in t:
+            continue
+        ours = statistics.median(x for r in t["fas"] for x in r["ms"])
+        peer = statistics.median(x for r in t["torch"] for x in r["ms"])
+        case = t["fas"][0]["case"]
+        speed.append(f"| {label} | {case} | {fmt_ms(ours)} | {fmt_ms(peer)} | **{peer / ours:.2f}** | "
+                     f"{load_range(bench)} |")
+        ratios.append(peer / ours)
+        memory.append(f"| {label} | {case} | {max(r['peak_rss_mib'] for r in t['fas']):.0f} MiB | "
+                      f"{max(r['peak_rss_mib'] for r in t['torch']):.0f} MiB |")
+        d = os.path.join(a.work, bench)
+        if bench == "head":
+            c = json.load(open(os.path.join(d, "head.json")))
+            s = safetensors_shapes(os.path.join(d, "batch.safetensors"))
+            g = flops.head_step(c, s["acoustic"][0], s["acoustic"][1], c["acoustic_dim"], s["semantic"][1],
+                                c["semantic_dim"], c["num_classes"])
+        else:
+            m = json.load(open(os.path.join(d, "model.json")))
+            s = safetensors_shapes(os.path.join(d, "batch.safetensors"))
+            g = flops.train_step(m, s["waveform"][0], s["waveform"][1], s["input_ids"][1])
+        add_flops(label, case, g / 1e9, ours, peer)
+
+    # 4: extraction, whole processes.
+    ext = [r for r in rows if r.get("bench") == "extract"]
+    if ext:
+        audio = float(ext[0]["audio_seconds"])
+        ours = statistics.median(r["wall_s"] for r in ext if r["impl"] == "fas")
+        peer = statistics.median(r["wall_s"] for r in ext if r["impl"] == "torch")
+        speed.append(f"| 4 feature extraction (audio s / s) | {audio:.0f} s of audio, 16 + 48 kHz | "
+                     f"{audio / ours:.1f} ({ours:.1f} s) | {audio / peer:.1f} ({peer:.1f} s) | **{peer / ours:.2f}** | "
+                     f"{load_range('extract')} |")
+        ratios.append(peer / ours)
+        memory.append(f"| 4 feature extraction | whole process | "
+                      f"{max(r['peak_rss_mib'] for r in ext if r['impl'] == 'fas'):.0f} MiB | "
+                      f"{max(r['peak_rss_mib'] for r in ext if r['impl'] == 'torch'):.0f} MiB |")
+
+    data_path = os.path.join(a.work, "data.txt")
+    data = open(data_path).read().rstrip() if os.path.exists(data_path) else ""
+
+    lines = [
+        "# FAS against PyTorch on this machine",
+        "",
+        f"{meta['date']}, {meta['cpu']}, {meta['cores']} cores, {meta['threads']} threads on both sides; "
+        f"`fas doctor` matmul: {gflops_limit:.0f} GFLOP/s. {meta['rounds']} rounds alternating FAS and PyTorch "
+        f"(training benchmarks: {meta['steps']} timed steps a round after warm-up); medians over every timed run. "
+        f"PyTorch = Debian's python3-torch 1.13.1 / python3-torchaudio 0.13.1 (the same LibTorch build FAS links)"
+        + (", peers run with FAS's allocator settings (PEER_MALLOC=tuned)" if meta.get("peer_malloc") == "tuned"
+           else "") + ".",
+        "",
+        "## Speed", "", *speed, "",
+        "## Peak resident memory (benchmark 5)", "", *memory, "",
+        "## Work per step and the matmul limit", "",
+        "FLOPs count matrix products and convolutions (flops.py); a training step counts its backward as twice the "
+        "forward (once where no input gradient is needed).", "", *work, "",
+    ]
+    if data:
+        lines += ["## Data loading (bench/data/run.sh: audio seconds per CPU second and per wall second)", "",
+                  "```", data, "```", ""]
+    lines += [f"Smallest ratio: {min(ratios):.2f}." if ratios else "", "", f"Reproduce: `{a.command}`", ""]
+    text = "\n".join(lines)
+    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
+    with open(a.out, "w") as f:
+        f.write(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
