@@ -8,6 +8,7 @@
 #include "command.h"
 #include "fas/core/error.h"
 #include "fas/core/runtime.h"
+#include "fas/train/asr_experiment.h"
 #include "fas/train/distributed.h"
 #include "fas/train/ser_experiment.h"
 
@@ -67,6 +68,18 @@ fas::cli::RunFn Setup(CLI::App& app) {
       }
       fas::LaunchLocalWorkers(o->nproc, WorkerArguments(o->nproc));
       return;
+    }
+    if (!o->configs.empty() || (o->resume && !o->run_dir.empty())) {
+      const std::vector<std::string> files =
+          !o->configs.empty() ? o->configs : std::vector<std::string>{o->run_dir + "/config.yaml"};
+      if (fas::ExperimentTask(files, o->sets) == "asr") {
+        const fas::TrainSummary s =
+            fas::TrainAsrExperiment(fas::LoadAsrExperimentConfig(files, o->sets), {o->run_dir, o->resume, {}});
+        std::cout << "trained " << s.steps << " steps" << (s.early_stopped ? " (early stop)" : "");
+        if (s.best_value) std::cout << "; best dev wer " << *s.best_value << " at step " << s.best_step;
+        std::cout << "\n";
+        return;
+      }
     }
     fas::ExperimentConfig cfg;
     if (!o->configs.empty()) {

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "fas/asr/transcriber.h"
+#include "fas/audio/features.h"
 #include "fas/core/error.h"
 #include "fas/io/safetensors.h"
 
@@ -69,26 +70,60 @@ nlohmann::ordered_json HfConfig(const AcousticEncoderConfig& c, const CtcVocab& 
   return j;
 }
 
+// HuggingFace Wav2Vec2FeatureExtractor settings. do_normalize is mean_var; the other normalisations FAS has are
+// kept in an extra key that transformers ignores.
+nlohmann::ordered_json PreprocessorConfig(const AcousticEncoderConfig& c, const std::string& normalize) {
+  nlohmann::ordered_json j;
+  j["feature_extractor_type"] = "Wav2Vec2FeatureExtractor";
+  j["feature_size"] = 1;
+  j["sampling_rate"] = 16000;
+  j["padding_value"] = 0.0;
+  j["padding_side"] = "right";
+  j["do_normalize"] = normalize == "mean_var";
+  // Models with layer-normalised conv features are trained with an attention mask (HuggingFace's rule).
+  j["return_attention_mask"] = c.feat_extract_norm == "layer";
+  if (normalize == "peak" || normalize == "rms") j["fas_normalize"] = normalize;
+  return j;
+}
+
+std::string ReadPreprocessorNormalize(const std::string& path) {
+  if (!fs::is_regular_file(path)) return "none";
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(ReadBytes(path));
+    if (j.contains("fas_normalize")) return j.at("fas_normalize").get<std::string>();
+    return j.value("do_normalize", false) ? "mean_var" : "none";
+  } catch (const nlohmann::json::exception& e) {
+    throw IoError(path + " is malformed: " + e.what());
+  }
+}
+
 class CtcTranscriber : public Transcriber {
  public:
-  explicit CtcTranscriber(const CtcTranscriberConfig& config) : config_(config), model_(LoadCtcModel(config.model)) {
+  explicit CtcTranscriber(const CtcTranscriberConfig& config)
+      : config_(config), dir_(ResolveCtcModelDir(config.model)), model_(LoadCtcModel(dir_)),
+        normalize_(ParseNormalization(model_->audio_normalize())) {
     model_->eval();
     std::string bytes;
-    for (const char* f : {"config.json", "vocab.json", "model.safetensors"}) bytes += ReadBytes(config.model + "/" + f);
-    fingerprint_ = "ctc:" + ContentHash(bytes) + ":beam" + std::to_string(config.beam_width);
+    for (const char* f : {"config.json", "vocab.json", "model.safetensors"}) bytes += ReadBytes(dir_ + "/" + f);
+    fingerprint_ = "ctc:" + ContentHash(bytes) + ":" + model_->audio_normalize() + ":beam" +
+                   std::to_string(config.beam_width);
   }
   std::string Transcribe(const std::vector<float>& samples) override {
     if (samples.empty()) return "";
     torch::NoGradGuard no_grad;
-    auto wave = torch::from_blob(const_cast<float*>(samples.data()), {1, static_cast<int64_t>(samples.size())},
-                                 torch::kFloat32);
+    std::vector<float> x = samples;
+    Normalize(x, normalize_);
+    auto wave = torch::from_blob(x.data(), {1, static_cast<int64_t>(x.size())}, torch::kFloat32);
     return model_->Transcribe(wave, {}, config_.beam_width)[0];
   }
   std::string Fingerprint() const override { return fingerprint_; }
 
  private:
   CtcTranscriberConfig config_;
+  std::string dir_;
   CtcModel model_;
+  Normalization normalize_;
   std::string fingerprint_;
 };
 
@@ -129,7 +164,10 @@ torch::Tensor CtcModelImpl::Loss(const CtcBatch& batch) {
 
 std::vector<std::string> CtcModelImpl::Transcribe(const torch::Tensor& waveform, const torch::Tensor& lengths,
                                                   int beam_width) {
-  const auto out = forward(waveform, lengths);
+  return Decode(forward(waveform, lengths), beam_width);
+}
+
+std::vector<std::string> CtcModelImpl::Decode(const CtcOutput& out, int beam_width) const {
   const auto log_probs = torch::log_softmax(out.logits.to(torch::kFloat32), -1).to(torch::kCPU);
   const auto frames = out.frame_lengths.to(torch::kCPU);
   std::vector<std::string> texts;
@@ -142,9 +180,16 @@ std::vector<std::string> CtcModelImpl::Transcribe(const torch::Tensor& waveform,
   return texts;
 }
 
+void CtcModelImpl::set_audio_normalize(const std::string& mode) {
+  ParseNormalization(mode);
+  audio_normalize_ = mode;
+}
+
 void CtcModelImpl::SaveDir(const std::string& dir) const {
   fs::create_directories(dir);
   WriteFileAtomic(dir + "/config.json", HfConfig(encoder_->config(), vocab_, final_dropout_).dump(2) + "\n");
+  WriteFileAtomic(dir + "/preprocessor_config.json",
+                  PreprocessorConfig(encoder_->config(), audio_normalize_).dump(2) + "\n");
   vocab_.Save(dir + "/vocab.json");
   SaveStateDict(*this, dir + "/model.safetensors");
 }
@@ -168,7 +213,22 @@ CtcModel CreateCtcModel(const CtcModelConfig& config, const std::vector<std::str
   return model;
 }
 
-CtcModel LoadCtcModel(const std::string& dir) {
+std::string ResolveCtcModelDir(const std::string& dir) {
+  if (fs::is_regular_file(dir + "/config.json")) return dir;
+  // A run's checkpoint folder, or its `.old` twin when a writer was killed mid-swap (train/checkpoint_folder.h).
+  for (const char* c : {"best", "best.old", "last", "last.old"}) {
+    const std::string sub = dir + "/checkpoints/" + c;
+    if (fs::is_regular_file(sub + "/config.json")) return sub;
+  }
+  if (fs::is_regular_file(dir + "/config.yaml")) {
+    throw IoError("'" + dir + "' is a run directory without a CTC checkpoint (checkpoints/best or last with "
+                  "config.json); is it a task: asr run, and has it saved a checkpoint?");
+  }
+  throw IoError("CTC model folder " + dir + " lacks config.json (it needs config.json, model.safetensors, vocab.json)");
+}
+
+CtcModel LoadCtcModel(const std::string& model_dir) {
+  const std::string dir = ResolveCtcModelDir(model_dir);
   for (const char* f : {"config.json", "model.safetensors", "vocab.json"}) {
     if (!fs::is_regular_file(dir + "/" + f)) {
       throw IoError("CTC model folder " + dir + " lacks " + f + " (it needs config.json, model.safetensors, vocab.json)");
@@ -189,6 +249,11 @@ CtcModel LoadCtcModel(const std::string& dir) {
   }
   CtcModel model(encoder, std::move(vocab), j.value("final_dropout", 0.1));
   model->LoadWeights(dir + "/model.safetensors");
+  try {
+    model->set_audio_normalize(ReadPreprocessorNormalize(dir + "/preprocessor_config.json"));
+  } catch (const ConfigError& e) {
+    throw ModelError(dir + "/preprocessor_config.json: " + e.what());
+  }
   return model;
 }
 

@@ -15,7 +15,11 @@ EarlyStopping::EarlyStopping(std::string metric, int patience, double min_delta)
     : metric_(std::move(metric)), patience_(patience), min_delta_(min_delta) {
   if (patience_ < 0) throw ConfigError("train.early_stopping.patience must be >= 0 (0 = off)");
   if (!(min_delta_ >= 0)) throw ConfigError("train.early_stopping.min_delta must be >= 0");
-  higher_is_better_ = !(metric_ == "loss" || EndsWith(metric_, "_loss"));
+  // Losses and error rates (word / character error rate of a recogniser) improve downwards.
+  higher_is_better_ = true;
+  for (const char* lower : {"loss", "wer", "cer"}) {
+    if (metric_ == lower || EndsWith(metric_, std::string("_") + lower)) higher_is_better_ = false;
+  }
 }
 
 bool EarlyStopping::Update(double value, int64_t step) {

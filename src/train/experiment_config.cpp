@@ -20,8 +20,9 @@ void ExperimentConfig::Validate() const {
   if (name.empty()) throw ConfigError("name must not be empty (it names the run directory)");
   if (task != "ser" && task != "asr") throw ConfigError("task '" + task + "' is unknown; use ser or asr");
   if (task == "asr") {
-    throw ConfigError("task: asr: the CTC recogniser has no training objective in fas train yet; only task: ser "
-                      "trains");
+    throw ConfigError("task: asr is an ASR experiment (a CTC recogniser, train/asr_experiment.h): fas train runs it, "
+                      "fas transcribe --backend ctc --model RUN uses the result; this command reads task: ser "
+                      "experiments only");
   }
   model.Validate();
   train.Validate();

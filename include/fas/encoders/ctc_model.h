@@ -1,7 +1,7 @@
 // A CTC recogniser: the wav2vec2-family acoustic encoder plus a linear head, with HuggingFace
 // `Wav2Vec2ForCTC` / `HubertForCTC` / `WavLMForCTC` names (`wav2vec2.*` / `hubert.*` / `wavlm.*`, `lm_head`).
-// A model folder holds what the hub ships: config.json, model.safetensors and vocab.json; one saved here loads in
-// transformers, and a hub one loads here.
+// A model folder holds what the hub ships: config.json, model.safetensors, vocab.json and preprocessor_config.json
+// (the waveform normalisation: do_normalize); one saved here loads in transformers, and a hub one loads here.
 //
 // It lives in encoders/ rather than asr/ because it is built on the acoustic encoder, which the module order
 // (asr before encoders) keeps out of asr/; the decoding, vocabulary and loss it uses are asr/ctc_decode.h. It
@@ -61,14 +61,21 @@ class CtcModelImpl : public torch::nn::Module {
   // Lower-case transcripts; beam_width 1 = greedy.
   std::vector<std::string> Transcribe(const torch::Tensor& waveform, const torch::Tensor& lengths = {},
                                       int beam_width = 1);
+  // The transcripts of a forward's output (each utterance's frames only).
+  std::vector<std::string> Decode(const CtcOutput& out, int beam_width = 1) const;
 
-  // config.json (HuggingFace ForCTC), model.safetensors, vocab.json.
+  // config.json (HuggingFace ForCTC), model.safetensors, vocab.json, preprocessor_config.json.
   void SaveDir(const std::string& dir) const;
   // Strict: every tensor of the checkpoint is the encoder's or lm_head's, with the right shape.
   LoadReport LoadWeights(const std::string& safetensors_path);
 
   const CtcVocab& vocab() const { return vocab_; }
   const NormalizeOptions& normalization() const { return normalization_; }
+  // How a waveform is normalised before the model sees it (fas/audio/features.h names: none | peak | rms |
+  // mean_var); HuggingFace's do_normalize is mean_var. The model was trained on waveforms prepared this way, so
+  // the transcriber prepares its input the same way.
+  const std::string& audio_normalize() const { return audio_normalize_; }
+  void set_audio_normalize(const std::string& mode);  // throws ConfigError on an unknown name
   AcousticEncoderImpl& encoder() { return *encoder_; }
   torch::nn::Linear lm_head{nullptr};
 
@@ -77,13 +84,19 @@ class CtcModelImpl : public torch::nn::Module {
   CtcVocab vocab_;
   double final_dropout_;
   NormalizeOptions normalization_;
+  std::string audio_normalize_ = "none";
 };
 TORCH_MODULE(CtcModel);
 
 // Builds from a training config (vocab from config.vocab, or from `texts` when it is empty); loads
 // config.encoder.weights into the encoder when set.
 CtcModel CreateCtcModel(const CtcModelConfig& config, const std::vector<std::string>& texts = {});
-// Loads a model folder (config.json, model.safetensors, vocab.json). Throws IoError / ConfigError / ModelError.
+// The model folder `dir` names: `dir` itself when it holds config.json, else the best (then last) checkpoint of a
+// `fas train` run directory (task: asr), whose checkpoint folders are model folders. Throws IoError when neither.
+std::string ResolveCtcModelDir(const std::string& dir);
+// Loads a model folder or run directory (see ResolveCtcModelDir): config.json, model.safetensors, vocab.json and,
+// when present, preprocessor_config.json (absent: no waveform normalisation). Throws IoError / ConfigError /
+// ModelError.
 CtcModel LoadCtcModel(const std::string& dir);
 
 // Registers the "ctc" transcription back-end (TranscriberConfig::ctc: model folder and beam width).

@@ -9,7 +9,8 @@ namespace fas {
 
 class EarlyStopping {
  public:
-  // Higher is better unless `metric` is a loss ("loss" or a name ending in "_loss"). patience 0 = never stop.
+  // Higher is better unless `metric` is a loss or an error rate ("loss", "wer", "cer", or a name ending in
+  // "_loss", "_wer", "_cer"). patience 0 = never stop.
   EarlyStopping(std::string metric, int patience, double min_delta);
 
   // Records an evaluation at `step`; returns true when it is the new best (the caller writes `best`).

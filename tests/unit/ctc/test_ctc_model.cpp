@@ -4,10 +4,12 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <filesystem>
 #include <random>
 
 #include "fas/asr/transcriber.h"
 #include "fas/asr/wer.h"
+#include "fas/audio/features.h"
 #include "fas/core/error.h"
 #include "fas/encoders/ctc_model.h"
 #include "fas/io/safetensors.h"
@@ -128,6 +130,45 @@ TEST(CtcModel, FolderRoundTripAndTranscriberBackEnd) {
   }
   fas::testing::WriteFile(d / "ctc/vocab.json", R"({"<pad>": 0, "|": 1})");
   EXPECT_THROW(fas::LoadCtcModel(d / "ctc"), fas::ModelError);  // vocab_size disagrees
+}
+
+TEST(CtcModel, WaveformNormalisationTravelsWithTheFolderAndRunDirsResolve) {
+  torch::manual_seed(2);
+  fas::testing::TempDir d;
+  fas::CtcModel model(TinyEncoder(), fas::CtcVocab::FromTexts({"abc"}), 0.0);
+  model->eval();
+  EXPECT_THROW(model->set_audio_normalize("loud"), fas::ConfigError);
+  model->set_audio_normalize("mean_var");
+  // A `fas train` run directory (task: asr): its checkpoint folders are model folders.
+  const std::string run = d / "run";
+  model->SaveDir(run + "/checkpoints/best");
+  fas::testing::WriteFile(run + "/config.yaml", "task: asr\n");
+  EXPECT_EQ(fas::ResolveCtcModelDir(run), run + "/checkpoints/best");
+  const std::string pre = fas::testing::ReadFile(run + "/checkpoints/best/preprocessor_config.json");
+  EXPECT_NE(pre.find("\"do_normalize\": true"), std::string::npos) << pre;
+  auto loaded = fas::LoadCtcModel(run);
+  EXPECT_EQ(loaded->audio_normalize(), "mean_var");
+
+  // The transcriber normalises the waveform as training did: a quieter copy of the same audio gives the same
+  // logits, hence the same transcript, as the model run on the normalised waveform.
+  fas::RegisterCtcTranscriber();
+  fas::TranscriberConfig cfg;
+  cfg.backend = "ctc";
+  cfg.ctc.model = run;
+  auto t = fas::CreateTranscriber(cfg);
+  std::vector<float> wave = Speak("ab c");
+  std::vector<float> normalised = wave;
+  fas::Normalize(normalised, fas::Normalization::kMeanVar);
+  for (float& x : wave) x *= 0.25f;
+  torch::NoGradGuard no_grad;
+  EXPECT_EQ(t->Transcribe(wave), model->Transcribe(torch::tensor(normalised).unsqueeze(0))[0]);
+
+  // A folder without preprocessor_config.json (an older or hand-made one) is read as no normalisation.
+  std::filesystem::remove(run + "/checkpoints/best/preprocessor_config.json");
+  EXPECT_EQ(fas::LoadCtcModel(run)->audio_normalize(), "none");
+  EXPECT_THROW(fas::ResolveCtcModelDir(d / "nothing"), fas::IoError);
+  std::filesystem::remove_all(run + "/checkpoints");
+  EXPECT_THROW(fas::ResolveCtcModelDir(run), fas::IoError);  // a run dir without a checkpoint
 }
 
 TEST(CtcModel, TrainingLowersWordErrorRate) {

@@ -73,4 +73,16 @@ TEST(EarlyStopping, LossIsLowerIsBetterAndPatienceZeroNeverStops) {
   EXPECT_FALSE(fas::EarlyStopping("dev_loss", 1, 0).higher_is_better());
 }
 
+TEST(EarlyStopping, ErrorRatesAreLowerIsBetter) {
+  fas::EarlyStopping e("wer", 0, 0.0);
+  EXPECT_FALSE(e.higher_is_better());
+  EXPECT_TRUE(e.Update(1.0, 1));
+  EXPECT_TRUE(e.Update(0.6, 2));
+  EXPECT_FALSE(e.Update(0.7, 3));
+  EXPECT_EQ(e.best_step(), 2);
+  EXPECT_FALSE(fas::EarlyStopping("cer", 0, 0).higher_is_better());
+  EXPECT_FALSE(fas::EarlyStopping("test_wer", 0, 0).higher_is_better());
+  EXPECT_TRUE(fas::EarlyStopping("answer", 0, 0).higher_is_better());  // a suffix, not a word: still higher
+}
+
 }  // namespace
