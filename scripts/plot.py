@@ -210,24 +210,32 @@ def plot_conflict(results, out):
     for ax, dataset in zip(axes[:, 0], datasets):
         models = sorted(by_dataset[dataset], key=model_key)
         x = np.arange(len(models))
-        width = 0.27
-        for k, (name, get) in enumerate(series):
+        # A series no model has (congruent ACC on an all-conflict set) gets no bars at all, rather than zeros.
+        present = [(name, get) for name, get in series
+                   if any(get(r) is not None for m in models for r in by_dataset[dataset][m])]
+        width = 0.8 / len(present)
+        several_seeds = any(len(by_dataset[dataset][m]) > 1 for m in models)
+        for k, (name, get) in enumerate(present):
             means, stds = [], []
             for m in models:
                 v = [100 * get(r) for r in by_dataset[dataset][m] if get(r) is not None]
-                means.append(np.mean(v) if v else 0.0)
+                means.append(np.mean(v) if v else np.nan)
                 stds.append(np.std(v, ddof=1) if len(v) > 1 else 0.0)
-            bars = ax.bar(x + (k - 1) * width, means, width, yerr=stds, capsize=3, label=name, color=colors[k])
-            ax.bar_label(bars, labels=[f"{v:.0f}" for v in means], fontsize=8, label_type="center", color="white")
+            offset = (k - (len(present) - 1) / 2) * width
+            bars = ax.bar(x + offset, np.nan_to_num(means), width, yerr=stds if several_seeds else None, capsize=3,
+                          label=name, color=colors[series.index((name, get))])
+            ax.bar_label(bars, labels=["n/a" if np.isnan(v) else f"{v:.0f}" for v in means], fontsize=9,
+                         label_type="edge", padding=2)
         ax.set_xticks(x)
         ax.set_xticklabels(models, rotation=15, ha="right")
         ax.set_ylim(0, 110)
         ax.set_ylabel("%")
         n = by_dataset[dataset][models[0]][0]["conflict"]["n"]
-        ax.set_title(f"{dataset}: congruent vs conflict accuracy, and semantic bias ({n} conflict utterances; "
-                     "bars: mean, whiskers: std over seeds)", fontsize=11)
+        seeds = "mean, whiskers: std over seeds" if several_seeds else "one seed"
+        ax.set_title(f"{dataset}: accuracy on congruent and conflict utterances, and semantic bias "
+                     f"({n} conflict utterances; {seeds})", fontsize=11)
         ax.grid(axis="y", alpha=0.3)
-        ax.legend(fontsize=8, loc="upper left", ncol=3)
+        ax.legend(fontsize=9, loc="upper right", ncol=len(present))
     fig.tight_layout()
     path = os.path.join(out, "conflict.png")
     fig.savefig(path, dpi=110)

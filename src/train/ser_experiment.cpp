@@ -307,6 +307,7 @@ EvalMetrics EvaluateInto(SerModel& model, FeatureCache* cache, const ExperimentC
   info.run = run_dir;
   info.seed = cfg.seed;
   info.label_map = LabelMapJson(data.label_report());
+  info.trainable_parameters = model->NumTrainableParameters();
   const EvalMetrics m = WriteEvaluation(run_dir + "/eval/" + name, preds, model->labels(), info);
   spdlog::info("eval {}: n {} acc {:.4f} ua {:.4f} macro_f1 {:.4f}{}", name, m.all.n, m.all.acc, m.all.ua,
                m.all.macro_f1,
