@@ -1,6 +1,8 @@
 #include "fas/data/synth/tts.h"
 
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 
 #include "fas/audio/audio.h"
 #include "fas/core/error.h"
@@ -13,6 +15,24 @@ std::unique_ptr<TtsEngine> CreateTtsEngine(const std::string& engine) {
   if (engine == "festival") return CreateFestivalEngine();
   if (engine == "espeak-ng") return CreateEspeakEngine();
   throw ConfigError("unknown TTS engine '" + engine + "' (known: flite, festival, espeak-ng)");
+}
+
+std::mutex& InProcessTtsMutex() {
+  static std::mutex mu;
+  return mu;
+}
+
+void SeedLibcRand(const std::string& voice, const std::string& text, const EngineProsody& prosody) {
+  uint64_t h = 1469598103934665603ULL;  // FNV-1a: the same seed on every platform
+  auto mix = [&h](const void* data, size_t n) {
+    const auto* b = static_cast<const unsigned char*>(data);
+    for (size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 1099511628211ULL;
+  };
+  mix(voice.data(), voice.size());
+  mix("", 1);
+  mix(text.data(), text.size());
+  for (double v : {prosody.f0, prosody.f0_spread, prosody.duration}) mix(&v, sizeof v);
+  std::srand(static_cast<unsigned>(h ^ (h >> 32)));
 }
 
 std::vector<std::string> TtsEngineVoices(const std::string& engine) {

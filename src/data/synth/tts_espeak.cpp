@@ -15,11 +15,6 @@ namespace fas::synth {
 
 namespace {
 
-std::mutex& EspeakMutex() {
-  static std::mutex mu;
-  return mu;
-}
-
 std::vector<short>* g_collect = nullptr;  // written only with the mutex held
 
 int Collect(short* wav, int n, espeak_EVENT*) {
@@ -32,7 +27,7 @@ int Clamp99(double v) { return static_cast<int>(std::lround(std::clamp(v, 0.0, 9
 class EspeakEngine : public TtsEngine {
  public:
   EspeakEngine() {
-    std::lock_guard<std::mutex> lock(EspeakMutex());
+    std::lock_guard<std::mutex> lock(InProcessTtsMutex());
     static int rate = 0;
     if (rate == 0) {
       rate = espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, nullptr, espeakINITIALIZE_DONT_EXIT);
@@ -43,7 +38,7 @@ class EspeakEngine : public TtsEngine {
   }
 
   Waveform Synthesize(const std::string& text, const std::string& voice, const EngineProsody& p) override {
-    std::lock_guard<std::mutex> lock(EspeakMutex());
+    std::lock_guard<std::mutex> lock(InProcessTtsMutex());
     if (espeak_SetVoiceByName(voice.c_str()) != EE_OK) {
       throw ConfigError("unknown espeak-ng voice '" + voice + "' (try en-us, en, en-gb)");
     }
@@ -53,6 +48,7 @@ class EspeakEngine : public TtsEngine {
     espeak_SetParameter(espeakVOLUME, 100, 0);
     std::vector<short> pcm;
     g_collect = &pcm;
+    SeedLibcRand("espeak-ng/" + voice, text, p);
     const espeak_ERROR err = espeak_Synth(text.c_str(), text.size() + 1, 0, POS_CHARACTER, 0, espeakCHARS_UTF8,
                                           nullptr, nullptr);
     espeak_Synchronize();

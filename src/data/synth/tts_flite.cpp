@@ -25,11 +25,6 @@ namespace fas::synth {
 
 namespace {
 
-std::mutex& FliteMutex() {
-  static std::mutex mu;
-  return mu;
-}
-
 struct FliteVoice {
   cst_voice* voice = nullptr;
   float f0_mean = 100.0f, f0_std = 10.0f;  // the voice's own targets
@@ -70,8 +65,9 @@ class FliteEngine : public TtsEngine {
   bool ControlsF0(const std::string& voice) const override { return voice != "rms"; }
 
   Waveform Synthesize(const std::string& text, const std::string& voice, const EngineProsody& p) override {
-    std::lock_guard<std::mutex> lock(FliteMutex());
+    std::lock_guard<std::mutex> lock(InProcessTtsMutex());
     FliteVoice& fv = Voice(voice);
+    SeedLibcRand("flite/" + voice, text, p);
     // Prosody goes on the utterance, not the shared voice, so that one request cannot leak into the next.
     cst_utterance* u = new_utterance();
     utt_set_input_text(u, text.c_str());

@@ -3,6 +3,7 @@
 // `fas transcribe` on it.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +17,7 @@
 #include "fas/audio/audio.h"
 #include "fas/data/manifest.h"
 #include "fas/data/synth/effects.h"
+#include "fas/text/normalize.h"
 #include "support/test_support.h"
 
 namespace fs = std::filesystem;
@@ -102,21 +104,42 @@ TEST(TinyCorpus, RecogniserReadsTheSpeech) {
   EXPECT_LT(by_engine["festival"].Wer(), 0.35) << by_engine["festival"].Summary();
 }
 
-// Per-class mean F0 and level, measured on the training split (every speaker equally often in every class).
+// Per-class mean F0, level, speaking rate and spectral tilt, measured on the training split (every speaker
+// equally often in every class).
 TEST(TinyCorpus, ToneSeparatesAsTheProfilesSay) {
-  std::map<std::string, double> f0, db;
+  std::map<std::string, double> f0, db, rate, bright;
   std::map<std::string, int> n;
   for (const auto& u : Load("train").utterances) {
     const auto x = fas::ReadAudio(u.audio_path);
     f0[u.label] += fas::synth::MedianF0(x, 16000);
     db[u.label] += fas::synth::RmsDbfs(x);
+    // Seconds per letter of the words, without the two 250 ms margins: sentence length drops out.
+    size_t letters = 0;
+    for (char c : fas::NormalizeText(u.text)) letters += c >= 'a' && c <= 'z';
+    rate[u.label] += 1000.0 * (x.size() / 16000.0 - 0.5) / static_cast<double>(letters);
+    // Tilt: energy of the first difference relative to the signal, in dB (higher = brighter).
+    double e = 0.0, de = 0.0;
+    for (size_t i = 1; i < x.size(); ++i) {
+      e += static_cast<double>(x[i]) * x[i];
+      de += static_cast<double>(x[i] - x[i - 1]) * (x[i] - x[i - 1]);
+    }
+    bright[u.label] += 10.0 * std::log10(de / e);
     ++n[u.label];
   }
   for (const auto& e : kEmotions) {
     f0[e] /= n[e];
     db[e] /= n[e];
-    std::printf("%-9s F0 %6.1f Hz  level %6.1f dBFS\n", e.c_str(), f0[e], db[e]);
+    rate[e] /= n[e];
+    bright[e] /= n[e];
+    std::printf("%-9s F0 %6.1f Hz  level %6.1f dBFS  %5.1f ms/letter  tilt %6.2f dB\n", e.c_str(), f0[e], db[e],
+                rate[e], bright[e]);
   }
+  // Duration: sad and disgust slower than neutral, angry and fear faster.
+  for (const char* slow : {"sad", "disgust"}) EXPECT_GT(rate[slow], 1.1 * rate["neutral"]) << slow;
+  for (const char* fast : {"angry", "fear"}) EXPECT_LT(rate[fast], 0.95 * rate["neutral"]) << fast;
+  // Tilt: angry brighter than neutral, sad darker.
+  EXPECT_GT(bright["angry"], bright["neutral"] + 0.5);
+  EXPECT_LT(bright["sad"], bright["neutral"] - 1.0);
   // F0: surprise, fear, happy above neutral; neutral above sad and disgust.
   for (const char* high : {"surprise", "fear", "happy"}) EXPECT_GT(f0[high], 1.08 * f0["neutral"]) << high;
   for (const char* low : {"sad", "disgust"}) EXPECT_LT(f0[low], 0.97 * f0["neutral"]) << low;
