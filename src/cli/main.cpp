@@ -4,7 +4,9 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <map>
+#include <string>
 
 #include "command.h"
 #include "fas/core/error.h"
@@ -59,6 +61,14 @@ int main(int argc, char** argv) {
     return 130;
   } catch (const fas::Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  } catch (const std::filesystem::filesystem_error& e) {
+    // A file-system call the library made without an error code (a read-only or full disk, a missing folder):
+    // the user's environment, not a bug.
+    std::string what = e.what();
+    const std::string prefix = "filesystem error: ";
+    if (what.rfind(prefix, 0) == 0) what.erase(0, prefix.size());
+    std::fprintf(stderr, "error: %s\n", what.c_str());
     return 1;
   } catch (const c10::Error& e) {
     // A LibTorch check failed: our own validation should have caught the input first. Report it without the

@@ -306,6 +306,27 @@ void Trainer::LoadCheckpoint(const std::string& dir) {
   RestoreTorchRng(RngState::FromJson(j.at("rng")).torch_cpu);
 }
 
+// A run killed after committing a new best `last` but before copying it to `best` resumes from a `last` that
+// records itself as the best while `best` is older or missing; later evaluations do not beat it, so without this
+// copy the run would end without its best checkpoint.
+void Trainer::RepairBestCheckpoint(const std::string& last_dir) {
+  const State& s = *state_;
+  if (rank() != 0 || !s.early.has_best() || s.early.best_step() != s.step) return;
+  const std::string best = FindCheckpoint(CheckpointDir("best"));
+  int64_t best_step = -1;
+  if (!best.empty()) {
+    try {
+      best_step = nlohmann::json::parse(ReadText(best + "/trainer_state.json")).at("step").get<int64_t>();
+    } catch (const std::exception&) {
+      best_step = -1;  // unreadable: replaced below
+    }
+  }
+  if (best_step == s.step) return;
+  spdlog::warn("checkpoints/best is behind '{}' (the best so far, step {}): the previous run stopped while copying "
+               "it; copying it now", last_dir, s.step);
+  CopyCheckpoint(last_dir, CheckpointDir("best"));
+}
+
 TrainSummary Trainer::Run(bool resume) {
   TrainSummary summary;
   const int64_t batches0 = objective_.BatchesInEpoch(0);
@@ -328,6 +349,7 @@ TrainSummary Trainer::Run(bool resume) {
       throw IoError("nothing to resume in '" + options_.run_dir + "': no checkpoints/last (start without --resume)");
     }
     LoadCheckpoint(dir);
+    RepairBestCheckpoint(dir);
     objective_.AfterStep(s.step);
     if (rank() == 0) MetricsLog::TruncateAfterStep(metrics_path, s.step);
     spdlog::info("resumed '{}' at step {} (epoch {}, batch {})", dir, s.step, s.epoch, s.batch_in_epoch);

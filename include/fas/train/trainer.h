@@ -110,6 +110,7 @@ class Trainer {
   void Evaluate(TrainSummary& summary, bool& stop);
   void SaveCheckpoint(const std::string& dir);
   void LoadCheckpoint(const std::string& dir);
+  void RepairBestCheckpoint(const std::string& last_dir);
   void LogStep(double loss, double grad_norm, int64_t examples);
 
   TrainConfig config_;

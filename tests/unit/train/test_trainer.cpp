@@ -183,6 +183,38 @@ TEST_F(TrainerTest, ResumedRunEndsWithTheSameWeightsBitwise) {
   }
 }
 
+// Killed after `last` was committed as a new best but before its copy to `best` was (here at the first evaluation,
+// so there is no `best` yet; later ones do not improve): the resumed run makes the copy and ends with the
+// uninterrupted run's `best`.
+TEST_F(TrainerTest, ResumeRestoresABestCopyThatWasCutShort) {
+  fas::TrainConfig c = TinyConfig();
+  c.lr = 1e-12;  // nothing improves after the first evaluation
+  c.encoder_lr = 1e-12;
+  c.eval_every = 2;
+  c.max_steps = 8;
+  c.best_metric = "loss";
+  c.early_stopping.min_delta = 1e-3;
+  TempDir full_dir, dir;
+  {
+    TinyObjective full(7, 4);
+    EXPECT_EQ(fas::Trainer(c, full, Options(full_dir.path())).Run(false).best_step, 2);
+  }
+  {
+    TinyObjective first(7, 4);
+    fas::TrainerOptions o = Options(dir.path());
+    o.on_step = [](int64_t step) {
+      if (step == 2) fas::RequestStop();
+    };
+    EXPECT_TRUE(fas::Trainer(c, first, o).Run(false).interrupted);
+  }
+  fs::remove_all(dir / "checkpoints/best");
+  TinyObjective second(7, 4);
+  EXPECT_EQ(fas::Trainer(c, second, Options(dir.path())).Run(true).steps, 8);
+  ASSERT_TRUE(fs::exists(dir / "checkpoints/best/trainer_state.json"));
+  EXPECT_EQ(ReadFile(dir / "checkpoints/best/trainer_state.json"),
+            ReadFile(full_dir / "checkpoints/best/trainer_state.json"));
+}
+
 TEST_F(TrainerTest, ResumeWithoutCheckpointIsAClearError) {
   TempDir d;
   TinyObjective obj(7, 4);
