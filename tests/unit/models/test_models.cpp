@@ -50,7 +50,7 @@ fas::ModelConfig SmallConfig(const std::string& head) {
   c.fusion.d_model = 32;
   c.acoustic.encoder.hidden_size = 32;
   c.acoustic.encoder.intermediate_size = 64;
-  c.acoustic.encoder.conv_dim = {16, 16, 16, 16, 16};
+  c.acoustic.encoder.conv_dim.assign(c.acoustic.encoder.conv_kernel.size(), 16);
   c.semantic.text.hidden_size = 32;
   c.semantic.text.intermediate_size = 64;
   c.semantic.tokenizer.model = TokenizerModel();
