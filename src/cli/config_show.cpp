@@ -1,9 +1,11 @@
 // `fas config show`: the fully resolved experiment configuration (files merged in order, `extends:` followed,
-// --set applied, defaults filled in), bound to the experiment config so that an unknown key is an error.
+// --set applied, defaults filled in), bound to the experiment config of its task (ser, asr) so that an unknown key
+// is an error.
 #include <iostream>
 
 #include "command.h"
 #include "fas/config/binder.h"
+#include "fas/train/asr_experiment.h"
 #include "fas/train/experiment_config.h"
 
 namespace {
@@ -15,6 +17,11 @@ fas::cli::RunFn Setup(CLI::App& app) {
   show->add_option("--config,-c", *files, "config file(s); later files override earlier ones")->required();
   show->add_option("--set", *sets, "override a key: a.b.c=value (wins over files)");
   return fas::cli::DispatchNested(app, {{show, [files, sets] {
+                                           if (fas::ExperimentTask(*files, *sets) == "asr") {
+                                             auto cfg = fas::LoadAsrExperimentConfig(*files, *sets);
+                                             std::cout << fas::ConfigToString(cfg);
+                                             return;
+                                           }
                                            fas::ExperimentConfig cfg = fas::LoadExperimentConfig(*files, *sets);
                                            std::cout << fas::ConfigToString(cfg);
                                          }}});
