@@ -111,6 +111,12 @@ SndfilePtr Open(const std::string& path, SF_INFO& info) {
     throw IoError(path + ": invalid audio header (sample rate " + std::to_string(info.samplerate) + ", " +
                   std::to_string(info.channels) + " channels)");
   }
+  // Beyond any real recording; a hostile header's rate (up to 2^31 Hz) would make resampling degenerate.
+  constexpr int kMaxSampleRate = 768000;
+  if (info.samplerate > kMaxSampleRate) {
+    throw IoError(path + ": sample rate " + std::to_string(info.samplerate) + " Hz exceeds the limit of " +
+                  std::to_string(kMaxSampleRate) + " Hz");
+  }
   if ((info.format & SF_FORMAT_TYPEMASK) == SF_FORMAT_WAV) CheckWavLength(path, file.get());
   return file;
 }
@@ -245,7 +251,12 @@ std::vector<float> ReadAudio(const std::string& path, const AudioReadOptions& op
   const int sub = info.format & SF_FORMAT_SUBMASK;
   if (sub == SF_FORMAT_FLOAT || sub == SF_FORMAT_DOUBLE) CheckFinite(path, mono, rate);
   if (options.target_rate == 0 || options.target_rate == rate) return mono;
-  return Resample(mono, rate, options.target_rate);
+  std::vector<float> out = Resample(mono, rate, options.target_rate);
+  if (out.empty()) {
+    throw DataError(path + ": too short to resample: " + std::to_string(mono.size()) + " samples at " +
+                    std::to_string(rate) + " Hz give none at " + std::to_string(options.target_rate) + " Hz");
+  }
+  return out;
 }
 
 std::vector<float> Resample(const std::vector<float>& samples, int from_rate, int to_rate) {
@@ -255,6 +266,7 @@ std::vector<float> Resample(const std::vector<float>& samples, int from_rate, in
   if (from_rate == to_rate || samples.empty()) return samples;
   const double ratio = static_cast<double>(to_rate) / from_rate;
   const size_t out_len = static_cast<size_t>(std::llround(static_cast<double>(samples.size()) * ratio));
+  if (out_len == 0) return {};  // soxr must not be handed an empty output buffer
   std::vector<float> out(out_len);
   const soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
   const soxr_quality_spec_t quality = soxr_quality_spec(SOXR_HQ, 0);

@@ -42,7 +42,8 @@ struct AudioWriteOptions {
 void WriteAudio(const std::string& path, const std::vector<float>& samples, int sample_rate,
                 const AudioWriteOptions& options);
 
-// High-quality resampling (soxr HQ). Returns the input unchanged when the rates match.
+// High-quality resampling (soxr HQ). Returns the input unchanged when the rates match, and nothing when the input
+// is too short to give one sample at the new rate.
 std::vector<float> Resample(const std::vector<float>& samples, int from_rate, int to_rate);
 
 }  // namespace fas

@@ -250,6 +250,24 @@ TEST(AudioRead, SpansOutsideTheFileAreErrors) {
             std::string::npos);
 }
 
+// Found by fuzz_audio: a header claiming 973 MHz (tests/fuzz/corpus/fuzz_audio/crash-soxr-absurd-sample-rate.wav)
+// made the resampler's output empty, and soxr crashed on it.
+TEST(AudioBadInput, AbsurdSampleRateAndTooShortToResample) {
+  TempDir d;
+  fas::WriteAudio(d / "a.wav", std::vector<float>(100, 0.1f), 16000);
+  std::string bytes = fas::testing::ReadFile(d / "a.wav");
+  const uint32_t rate = 973094528;
+  bytes.replace(24, 4, reinterpret_cast<const char*>(&rate), 4);
+  fas::testing::WriteFile(d / "fast.wav", bytes);
+  EXPECT_NE(ErrorOf<fas::IoError>([&] { fas::ReadAudio(d / "fast.wav"); }).find("exceeds the limit of 768000 Hz"),
+            std::string::npos);
+  EXPECT_TRUE(fas::Resample({0.1f}, 48000, 8000).empty());
+  fas::WriteAudio(d / "one.wav", {0.1f}, 48000);
+  EXPECT_NE(ErrorOf<fas::DataError>([&] { fas::ReadAudio(d / "one.wav", {.target_rate = 8000}); })
+                .find("too short to resample"),
+            std::string::npos);
+}
+
 TEST(AudioWrite, AtomicAndFormatByExtension) {
   TempDir d;
   fas::WriteAudio(d / "sub/x.wav", {0.1f, 0.2f}, 16000);
