@@ -277,6 +277,7 @@ TEST(Faults, SigkillWhileWritingCheckpointsKeepsALoadableOne) {
   const std::vector<int> delays_us = {0, 500, 2000, 8000};
   int64_t last_step = 0;
   int mid_write = 0;  // kills that left a temporary folder behind: the write was under way
+  bool finished = false;
   for (size_t k = 0; k < delays_us.size(); ++k) {
     const std::string err = d / ("err" + std::to_string(k));
     const pid_t pid = Spawn(k == 0 ? TrainArgs(run) : ResumeArgs(run), err);
@@ -301,7 +302,12 @@ TEST(Faults, SigkillWhileWritingCheckpointsKeepsALoadableOne) {
         usleep(200);
       }
     }
-    ASSERT_FALSE(exited) << "the run ended before a checkpoint write was caught: " << ReadFile(err);
+    if (exited) {
+      // Every earlier kill landed just after a commit, so the run got to its end first: that is no failure.
+      ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << ReadFile(err);
+      finished = true;
+      break;
+    }
     ASSERT_TRUE(seen) << ReadFile(err);
     usleep(static_cast<useconds_t>(delays_us[k]));
     kill(pid, SIGKILL);
@@ -316,8 +322,10 @@ TEST(Faults, SigkillWhileWritingCheckpointsKeepsALoadableOne) {
     if (fs::exists(dir + "/best")) ExpectLoadableCheckpoint(dir + "/best");
   }
   EXPECT_GT(mid_write, 0) << "no kill landed inside a checkpoint write";
-  const auto r = RunFas(ResumeArgs(run));
-  ASSERT_EQ(r.exit_code, 0) << r.err;
+  if (!finished) {
+    const auto r = RunFas(ResumeArgs(run));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
   EXPECT_TRUE(HiddenLeftovers(run + "/checkpoints").empty()) << Listing(run + "/checkpoints");
   ExpectSameRunAsReference(run);
 }
