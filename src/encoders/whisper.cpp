@@ -144,7 +144,9 @@ WhisperEncoderConfig ReadHfWhisperConfig(const std::string& path) {
   } catch (const json::exception& e) {
     throw IoError(path + ": not valid JSON (" + e.what() + ")");
   }
-  if (j.value("model_type", std::string()) != "whisper") {
+  if (!j.is_object()) throw ConfigError(path + ": a HuggingFace config must be a JSON object");
+  const auto type = j.find("model_type");
+  if (type == j.end() || !type->is_string() || type->get<std::string>() != "whisper") {
     throw ConfigError(path + ": model_type is not whisper");
   }
   // HuggingFace's WhisperConfig defaults, overridden by the file.
