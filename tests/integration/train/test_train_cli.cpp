@@ -45,6 +45,10 @@ std::vector<std::string> TrainArgs(const std::string& run, const std::string& ca
           "--set", "train.eval_every=6",
           "--set", "train.log_every=2",
           "--set", "train.warmup=2",
+          // The shipped 1e-3 suits 12 epochs with 10 % warm-up; in 24 steps on 112 utterances it overshoots and the
+          // dev loss wanders (2.03 -> 2.08), while 3e-4 lowers it steadily (2.01 -> 1.97).
+          "--set", "train.lr=3e-4",
+          "--set", "train.encoder_lr=3e-4",
           "--run-dir", run,
           "--threads", "2"};
 }
