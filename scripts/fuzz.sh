@@ -27,9 +27,15 @@ for t in "${run[@]}"; do
   bin="$build/tests/fuzz/fuzz_$t"
   [ -x "$bin" ] || { echo "error: $bin was not built (is its module there?)" >&2; exit 1; }
   mkdir -p "$build/corpus/$t" "$build/crashes"
+  # A finding is this run's: libFuzzer's exit status, or a new file in crashes/ (earlier ones stay there until
+  # someone deletes them, and must not fail later runs).
+  before=$(ls "$build/crashes" | grep "^$t-" || true)
   echo "fuzz: $t for ${seconds}s"
+  rc=0
   ASAN_OPTIONS=detect_leaks=0 "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
     -artifact_prefix="$build/crashes/${t}-" "$build/corpus/$t" "$root/tests/fuzz/corpus/fuzz_$t" 2>&1 |
-    grep -E "^(#[0-9]+ *DONE|stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+==ERROR|SUMMARY)" || true
-  [ -z "$(ls -A "$build/crashes" 2>/dev/null | grep "^$t-" || true)" ] || { echo "error: fuzz_$t found a crash: $build/crashes" >&2; exit 1; }
+    { grep -E "^(#[0-9]+ *DONE|stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+==ERROR|SUMMARY)" || true; } ||
+    rc=$?
+  [ "$rc" = 0 ] && [ "$(ls "$build/crashes" | grep "^$t-" || true)" = "$before" ] ||
+    { echo "error: fuzz_$t found a crash (exit $rc): $build/crashes" >&2; exit 1; }
 done
