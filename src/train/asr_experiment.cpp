@@ -205,37 +205,14 @@ class CtcObjective : public TrainObjective {
   DataLoader loader_;
 };
 
-// A resumed run must be the same run: only the plan may change (as for SER runs).
+// A resumed run must be the same run: only the plan and the final evaluations may change (as for SER runs).
 void CheckSameConfig(const AsrExperimentConfig& given, const AsrExperimentConfig& stored, const std::string& run_dir) {
   AsrExperimentConfig expected = stored;
   AsrExperimentConfig g = given;
   if (g.model.vocab.empty()) g.model.vocab = stored.model.vocab;
-  expected.train.max_steps = g.train.max_steps;
-  expected.train.epochs = g.train.epochs;
-  expected.train.eval_every = g.train.eval_every;
-  expected.train.log_every = g.train.log_every;
-  expected.train.threads = g.train.threads;
-  expected.train.distributed_timeout = g.train.distributed_timeout;
-  expected.train.early_stopping = g.train.early_stopping;
+  expected.train.TakePlanFrom(g.train);
   expected.eval = g.eval;
-  std::istringstream a(ConfigToString(g)), b(ConfigToString(expected));
-  std::string la, lb;
-  while (true) {
-    const bool ga = static_cast<bool>(std::getline(a, la)), gb = static_cast<bool>(std::getline(b, lb));
-    if (!ga && !gb) return;
-    if (la != lb || ga != gb) {
-      throw ConfigError("--resume: the config differs from " + run_dir + "/config.yaml (given '" + la +
-                        "', the run has '" + lb + "'); a resumed run continues the same run, so only max_steps, "
-                        "epochs, eval_every, log_every, threads, early_stopping and eval may change");
-    }
-  }
-}
-
-std::string CheckpointForEval(const std::string& run_dir) {
-  std::string dir = FindCheckpoint(run_dir + "/checkpoints/best");
-  if (dir.empty()) dir = FindCheckpoint(run_dir + "/checkpoints/last");
-  if (dir.empty()) throw IoError("run '" + run_dir + "' has no checkpoint (checkpoints/best or checkpoints/last)");
-  return dir;
+  CheckSameRunConfig(ConfigToString(g), ConfigToString(expected), run_dir);
 }
 
 }  // namespace

@@ -143,4 +143,11 @@ void CopyCheckpoint(const std::string& source_dir, const std::string& dir) {
   t.Commit();
 }
 
+std::string CheckpointForEval(const std::string& run_dir) {
+  std::string dir = FindCheckpoint(run_dir + "/checkpoints/best");
+  if (dir.empty()) dir = FindCheckpoint(run_dir + "/checkpoints/last");
+  if (dir.empty()) throw IoError("run '" + run_dir + "' has no checkpoint (checkpoints/best or checkpoints/last)");
+  return dir;
+}
+
 }  // namespace fas

@@ -4,7 +4,6 @@
 
 #include <filesystem>
 #include <optional>
-#include <sstream>
 
 #include "fas/audio/audio.h"
 #include "fas/audio/features.h"
@@ -249,37 +248,14 @@ class SerObjective : public TrainObjective {
 };
 
 // A resumed run must be the same run: the config given must resolve to the one the run was started with, except
-// for the plan (how long, how often to evaluate and log, when to stop early, what to evaluate at the end).
+// for the plan and the final evaluations.
 void CheckSameConfig(const ExperimentConfig& given, const ExperimentConfig& stored, const std::string& run_dir) {
   ExperimentConfig expected = stored;
   ExperimentConfig g = given;
   if (g.model.semantic.tokenizer.model.empty()) g.model.semantic.tokenizer = stored.model.semantic.tokenizer;
-  expected.train.max_steps = g.train.max_steps;
-  expected.train.epochs = g.train.epochs;
-  expected.train.eval_every = g.train.eval_every;
-  expected.train.log_every = g.train.log_every;
-  expected.train.threads = g.train.threads;
-  expected.train.distributed_timeout = g.train.distributed_timeout;
-  expected.train.early_stopping = g.train.early_stopping;
+  expected.train.TakePlanFrom(g.train);
   expected.eval = g.eval;
-  std::istringstream a(ConfigToString(g)), b(ConfigToString(expected));
-  std::string la, lb;
-  while (true) {
-    const bool ga = static_cast<bool>(std::getline(a, la)), gb = static_cast<bool>(std::getline(b, lb));
-    if (!ga && !gb) return;
-    if (la != lb || ga != gb) {
-      throw ConfigError("--resume: the config differs from " + run_dir + "/config.yaml (given '" + la +
-                        "', the run has '" + lb + "'); a resumed run continues the same run, so only max_steps, "
-                        "epochs, eval_every, log_every, threads, distributed_timeout, early_stopping and eval may change");
-    }
-  }
-}
-
-std::string CheckpointForEval(const std::string& run_dir) {
-  std::string dir = FindCheckpoint(run_dir + "/checkpoints/best");
-  if (dir.empty()) dir = FindCheckpoint(run_dir + "/checkpoints/last");
-  if (dir.empty()) throw IoError("run '" + run_dir + "' has no checkpoint (checkpoints/best or checkpoints/last)");
-  return dir;
+  CheckSameRunConfig(ConfigToString(g), ConfigToString(expected), run_dir);
 }
 
 SerModel LoadRunModel(const ExperimentConfig& cfg, const std::string& run_dir, const LabelSet& labels) {

@@ -437,6 +437,31 @@ TrainSummary Trainer::Run(bool resume) {
   return summary;
 }
 
+void TrainConfig::TakePlanFrom(const TrainConfig& given) {
+  max_steps = given.max_steps;
+  epochs = given.epochs;
+  eval_every = given.eval_every;
+  log_every = given.log_every;
+  threads = given.threads;
+  distributed_timeout = given.distributed_timeout;
+  early_stopping = given.early_stopping;
+}
+
+void CheckSameRunConfig(const std::string& given, const std::string& stored, const std::string& run_dir) {
+  std::istringstream a(given), b(stored);
+  std::string la, lb;
+  while (true) {
+    const bool ga = static_cast<bool>(std::getline(a, la)), gb = static_cast<bool>(std::getline(b, lb));
+    if (!ga && !gb) return;
+    if (la != lb || ga != gb) {
+      throw ConfigError("--resume: the config differs from " + run_dir + "/config.yaml (given '" + la +
+                        "', the run has '" + lb + "'); a resumed run continues the same run, so only max_steps, "
+                        "epochs, eval_every, log_every, threads, distributed_timeout, early_stopping and eval may "
+                        "change");
+    }
+  }
+}
+
 void TrainConfig::Validate() const {
   auto fail = [](const std::string& key, const std::string& why) { throw ConfigError("train." + key + " " + why); };
   if (optimizer != "adamw") fail("optimizer", "'" + optimizer + "' is unknown; use adamw");

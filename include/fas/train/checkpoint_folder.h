@@ -38,6 +38,10 @@ class CheckpointTransaction {
 // renames of the fallback swap. Returns "" when neither exists.
 std::string FindCheckpoint(const std::string& dir);
 
+// The checkpoint a finished run is evaluated with: checkpoints/best, else checkpoints/last. Throws IoError when the
+// run has neither.
+std::string CheckpointForEval(const std::string& run_dir);
+
 // Copies a whole checkpoint folder to `dir` (hard links, one transaction): `best` from a just-written `last`.
 void CopyCheckpoint(const std::string& source_dir, const std::string& dir);
 

@@ -73,6 +73,14 @@ struct TrainConfig {
   }
   // Throws ConfigError naming the first bad field (`train.<key>`).
   void Validate() const;
+  // Copies the plan keys of `given` (how long, how often to evaluate and log, threads, timeouts, early stopping):
+  // the only train keys a resumed run may change.
+  void TakePlanFrom(const TrainConfig& given);
 };
+
+// A resumed run must be the same run: `given` and `stored` (resolved configs, as ConfigToString writes them, the
+// plan keys and eval list already made equal) must be the same text. Throws ConfigError naming the first line
+// that differs.
+void CheckSameRunConfig(const std::string& given, const std::string& stored, const std::string& run_dir);
 
 }  // namespace fas
