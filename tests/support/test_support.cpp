@@ -37,6 +37,11 @@ std::string SourceDir() {
   return dir != nullptr ? dir : ".";
 }
 
+std::string TinyCorpus() {
+  const char* dir = std::getenv("FAS_TINY_CORPUS");
+  return dir != nullptr ? dir : "";
+}
+
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;

@@ -29,6 +29,9 @@ CommandResult RunFas(const std::vector<std::string>& args, const std::string& cw
 // Runs any program (no shell) and captures its output.
 CommandResult RunProgram(const std::vector<std::string>& argv, const std::string& cwd = "");
 
+// The tiny synthetic corpus the ctest fixture `tiny_corpus` writes ($FAS_TINY_CORPUS; "" outside ctest).
+std::string TinyCorpus();
+
 std::string FasBinary();
 std::string SourceDir();  // the repository root
 std::string ReadFile(const std::string& path);

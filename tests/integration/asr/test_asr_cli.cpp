@@ -24,11 +24,6 @@ using fas::testing::TempDir;
 
 namespace {
 
-std::string Corpus() {
-  const char* c = std::getenv("FAS_TINY_CORPUS");
-  return c != nullptr ? c : "";
-}
-
 std::vector<nlohmann::json> JsonLines(const std::string& path) {
   std::vector<nlohmann::json> out;
   std::ifstream in(path);
@@ -42,7 +37,7 @@ std::vector<nlohmann::json> JsonLines(const std::string& path) {
 std::vector<std::string> TrainArgs(const std::string& run) {
   return {"train",
           "--config", fas::testing::SourceDir() + "/configs/asr/ctc_small.yaml",
-          "--set", "data.root=" + Corpus(),
+          "--set", "data.root=" + fas::testing::TinyCorpus(),
           "--set", "data.batch_size=2",
           "--set", "train.max_steps=80",
           "--set", "train.eval_every=40",
@@ -56,7 +51,7 @@ std::vector<std::string> TrainArgs(const std::string& run) {
 }
 
 TEST(AsrCli, TrainsBeyondTheUntrainedModelAndTranscribes) {
-  ASSERT_TRUE(fs::exists(Corpus() + "/train.jsonl")) << "tiny corpus fixture missing: " << Corpus();
+  ASSERT_TRUE(fs::exists(fas::testing::TinyCorpus() + "/train.jsonl")) << "tiny corpus fixture missing: " << fas::testing::TinyCorpus();
   TempDir d;
   const std::string run = d / "run";
   auto r = RunFas(TrainArgs(run));
@@ -96,20 +91,20 @@ TEST(AsrCli, TrainsBeyondTheUntrainedModelAndTranscribes) {
   EXPECT_EQ(dev.at("task"), "asr");
   EXPECT_NEAR(dev.at("wer").get<double>(), best, 1e-9);
   EXPECT_GT(dev.at("cer").get<double>(), 0.0);
-  EXPECT_EQ(dev.at("words").at("utterances"), JsonLines(Corpus() + "/dev.jsonl").size());
+  EXPECT_EQ(dev.at("words").at("utterances"), JsonLines(fas::testing::TinyCorpus() + "/dev.jsonl").size());
   // The manifest's own transcripts (pocketsphinx's, from fas synth) are scored on the same utterances.
   EXPECT_LT(dev.at("manifest_asr_text").at("wer").get<double>(), 0.5);
 
   // `fas transcribe` loads the run directory itself and reports the WER of the same transcripts.
   const std::string out = d / "dev_ctc.jsonl";
-  r = RunFas({"transcribe", "--manifest", Corpus() + "/dev.jsonl", "--out", out, "--backend", "ctc", "--model", run,
+  r = RunFas({"transcribe", "--manifest", fas::testing::TinyCorpus() + "/dev.jsonl", "--out", out, "--backend", "ctc", "--model", run,
               "--no-cache", "--threads", "2"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::smatch m;
   ASSERT_TRUE(std::regex_search(r.out, m, std::regex(R"(overall: WER ([0-9.]+)%)"))) << r.out;
   // Utterance by utterance rather than padded in batches: equal up to float rounding at the padding's edge.
   EXPECT_NEAR(std::stod(m[1]) / 100.0, best, 0.02) << r.out;
-  EXPECT_EQ(JsonLines(out).size(), JsonLines(Corpus() + "/dev.jsonl").size());
+  EXPECT_EQ(JsonLines(out).size(), JsonLines(fas::testing::TinyCorpus() + "/dev.jsonl").size());
 
   // The run is not started twice, and a resume must be the same run.
   r = RunFas(TrainArgs(run));

@@ -27,16 +27,11 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-std::string Corpus() {
-  const char* c = std::getenv("FAS_TINY_CORPUS");
-  return c != nullptr ? c : "";
-}
-
 // The FAS model (both pathways, dropout and time masking on) for a few steps of batch 8 per rank.
 std::vector<std::string> TrainArgs(const std::string& run, const std::string& cache, int max_steps) {
   return {"train",
           "--config", fas::testing::SourceDir() + "/configs/models/fas.yaml",
-          "--set", "data.root=" + Corpus(),
+          "--set", "data.root=" + fas::testing::TinyCorpus(),
           "--set", "data.cache_dir=" + cache,
           "--set", "data.batch_size=8",
           "--set", "data.num_workers=0",
@@ -141,7 +136,7 @@ int CountOf(const std::string& text, const std::string& what) {
 std::vector<pid_t> Children(pid_t pid) { return KillOnExit::Children(pid); }
 
 TEST(DistributedCli, TwoProcessesEqualOneWithTheSameGlobalBatch) {
-  ASSERT_TRUE(fs::exists(Corpus() + "/train.jsonl")) << "tiny corpus fixture missing: " << Corpus();
+  ASSERT_TRUE(fs::exists(fas::testing::TinyCorpus() + "/train.jsonl")) << "tiny corpus fixture missing: " << fas::testing::TinyCorpus();
   TempDir d;
   // One process: 2 micro-batches of 8 a step. Two processes: 8 each, no accumulation. Global batch 16 in both.
   auto single = TrainArgs(d / "single", d / "cache", 6);
@@ -178,7 +173,7 @@ TEST(DistributedCli, TwoProcessesEqualOneWithTheSameGlobalBatch) {
   EXPECT_EQ(evals, 2);
   EXPECT_TRUE(fs::exists(d / "two/eval/conflict/results.json"));
   EXPECT_EQ(CountOf(ReadFile(d / "two/eval/test/predictions.jsonl"), "\n"),
-            CountOf(ReadFile(Corpus() + "/test.jsonl"), "\n"))
+            CountOf(ReadFile(fas::testing::TinyCorpus() + "/test.jsonl"), "\n"))
       << "every test utterance predicted once, whichever rank computed it";
 }
 

@@ -33,11 +33,6 @@ namespace {
 
 constexpr int kSteps = 8, kEvalEvery = 2;
 
-std::string Corpus() {
-  const char* c = std::getenv("FAS_TINY_CORPUS");
-  return c != nullptr ? c : "";
-}
-
 std::vector<nlohmann::json> JsonLines(const std::string& path) {
   std::vector<nlohmann::json> out;
   std::ifstream in(path);
@@ -51,7 +46,7 @@ std::vector<nlohmann::json> JsonLines(const std::string& path) {
 std::vector<std::string> TrainArgs(const std::string& run) {
   return {"train",
           "--config", fas::testing::SourceDir() + "/configs/models/fas.yaml",
-          "--set", "data.root=" + Corpus(),
+          "--set", "data.root=" + fas::testing::TinyCorpus(),
           "--set", "data.batch_size=8",
           "--set", "train.max_steps=" + std::to_string(kSteps),
           "--set", "train.eval_every=" + std::to_string(kEvalEvery),
@@ -239,7 +234,7 @@ std::vector<std::string> HiddenLeftovers(const std::string& root) {
 // (a) SIGKILL mid-training (no handler runs), then --resume: the run completes with bitwise the weights, the
 // per-step losses and the test metrics of an uninterrupted run.
 TEST(Faults, SigkillDuringTrainingThenResumeEqualsUninterruptedRun) {
-  ASSERT_TRUE(fs::exists(Corpus() + "/train.jsonl")) << "tiny corpus fixture missing: " << Corpus();
+  ASSERT_TRUE(fs::exists(fas::testing::TinyCorpus() + "/train.jsonl")) << "tiny corpus fixture missing: " << fas::testing::TinyCorpus();
   ReferenceRun();
   TempDir d;
   const std::string run = d / "run";
@@ -413,8 +408,8 @@ TEST(Faults, CorruptCheckpointIsAnErrorNamingTheFile) {
   TempDir d;
   const std::string run = d / "run";
   CopyRun(ReferenceRun(), run);
-  const auto test = JsonLines(Corpus() + "/test.jsonl");
-  const std::string wav = Corpus() + "/" + test.at(0).at("audio").get<std::string>();
+  const auto test = JsonLines(fas::testing::TinyCorpus() + "/test.jsonl");
+  const std::string wav = fas::testing::TinyCorpus() + "/" + test.at(0).at("audio").get<std::string>();
   auto resume = ResumeArgs(run);
   resume.insert(resume.end(), {"--set", "train.max_steps=" + std::to_string(kSteps + 2)});
 
@@ -432,7 +427,7 @@ TEST(Faults, CorruptCheckpointIsAnErrorNamingTheFile) {
   }
   ExpectCleanError(RunFas(resume), {run + "/checkpoints/last/model.safetensors"});
   const std::string best = run + "/checkpoints/best/model.safetensors";
-  ExpectCleanError(RunFas({"eval", "--run", run, "--manifest", Corpus() + "/test.jsonl", "--name", "t", "--threads", "1"}),
+  ExpectCleanError(RunFas({"eval", "--run", run, "--manifest", fas::testing::TinyCorpus() + "/test.jsonl", "--name", "t", "--threads", "1"}),
                    {best});
   ExpectCleanError(RunFas({"predict", "--run", run, wav, "--text", "i am fine", "--threads", "1"}), {best});
   EXPECT_FALSE(fs::exists(run + "/eval/t"));
@@ -452,16 +447,16 @@ TEST(Faults, NanAudioIsRefusedNamingTheFile) {
   // A training manifest whose first utterance is that file.
   const std::string root = d / "corpus";
   fs::create_directories(root);
-  fs::create_directory_symlink(Corpus() + "/wavs", root + "/wavs");
-  for (const char* m : {"dev.jsonl", "test.jsonl", "conflict.jsonl"}) fs::copy_file(Corpus() + "/" + m, root + "/" + m);
-  auto train = JsonLines(Corpus() + "/train.jsonl");
+  fs::create_directory_symlink(fas::testing::TinyCorpus() + "/wavs", root + "/wavs");
+  for (const char* m : {"dev.jsonl", "test.jsonl", "conflict.jsonl"}) fs::copy_file(fas::testing::TinyCorpus() + "/" + m, root + "/" + m);
+  auto train = JsonLines(fas::testing::TinyCorpus() + "/train.jsonl");
   train[0]["audio"] = nan_wav;
   train[0].erase("duration");
   std::string text;
   for (const auto& j : train) text += j.dump() + "\n";
   WriteFile(root + "/train.jsonl", text);
   auto args = TrainArgs(d / "run");
-  args[std::find(args.begin(), args.end(), "data.root=" + Corpus()) - args.begin()] = "data.root=" + root;
+  args[std::find(args.begin(), args.end(), "data.root=" + fas::testing::TinyCorpus()) - args.begin()] = "data.root=" + root;
   ExpectCleanError(RunFas(args), {nan_wav, "NaN sample"});
 }
 
@@ -473,9 +468,9 @@ TEST(Faults, NanInCachedFeaturesTriggersTheNonFiniteGuard) {
   // A quarter of the corpus keeps feature extraction short.
   const std::string root = d / "corpus";
   fs::create_directories(root);
-  fs::create_directory_symlink(Corpus() + "/wavs", root + "/wavs");
+  fs::create_directory_symlink(fas::testing::TinyCorpus() + "/wavs", root + "/wavs");
   for (const auto& [name, n] : std::vector<std::pair<std::string, size_t>>{{"train.jsonl", 32}, {"dev.jsonl", 8}}) {
-    const auto lines = JsonLines(Corpus() + "/" + name);
+    const auto lines = JsonLines(fas::testing::TinyCorpus() + "/" + name);
     std::string text;
     for (size_t i = 0; i < n; ++i) text += lines.at(i).dump() + "\n";
     WriteFile(root + "/" + name, text);
@@ -550,7 +545,7 @@ TEST(Faults, AbsurdSizesAreRefusedBeforeAllocation) {
   CopyRun(ReferenceRun(), run);
   fs::remove(run + "/checkpoints/best/model.safetensors");
   fs::copy_file(huge, run + "/checkpoints/best/model.safetensors");
-  ExpectCleanError(RunFas({"eval", "--run", run, "--manifest", Corpus() + "/test.jsonl", "--threads", "1"}),
+  ExpectCleanError(RunFas({"eval", "--run", run, "--manifest", fas::testing::TinyCorpus() + "/test.jsonl", "--threads", "1"}),
                    {"best/model.safetensors", "out of range"});
 
   // A 10-hour WAV (16 kHz, 16-bit: 1.15 GB, sparse on disk).
@@ -571,15 +566,15 @@ TEST(Faults, AbsurdSizesAreRefusedBeforeAllocation) {
   // A manifest line that says 10 hours.
   const std::string root = d / "corpus";
   fs::create_directories(root);
-  fs::create_directory_symlink(Corpus() + "/wavs", root + "/wavs");
-  fs::copy_file(Corpus() + "/dev.jsonl", root + "/dev.jsonl");
-  auto train = JsonLines(Corpus() + "/train.jsonl");
+  fs::create_directory_symlink(fas::testing::TinyCorpus() + "/wavs", root + "/wavs");
+  fs::copy_file(fas::testing::TinyCorpus() + "/dev.jsonl", root + "/dev.jsonl");
+  auto train = JsonLines(fas::testing::TinyCorpus() + "/train.jsonl");
   train[3]["duration"] = 36000.0;
   std::string text;
   for (const auto& j : train) text += j.dump() + "\n";
   WriteFile(root + "/train.jsonl", text);
   auto args = TrainArgs(d / "run10h");
-  args[std::find(args.begin(), args.end(), "data.root=" + Corpus()) - args.begin()] = "data.root=" + root;
+  args[std::find(args.begin(), args.end(), "data.root=" + fas::testing::TinyCorpus()) - args.begin()] = "data.root=" + root;
   ExpectCleanError(RunFas(args), {root + "/train.jsonl:4:", "exceeds the limit of 3600"});
 }
 

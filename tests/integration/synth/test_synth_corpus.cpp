@@ -27,12 +27,7 @@ namespace {
 const char* const kSplits[] = {"train", "dev", "test", "conflict"};
 const std::vector<std::string> kEmotions = {"neutral", "happy", "sad", "angry", "surprise", "fear", "disgust"};
 
-std::string Corpus() {
-  const char* dir = std::getenv("FAS_TINY_CORPUS");
-  return dir ? dir : "";
-}
-
-fas::Manifest Load(const std::string& split) { return fas::ReadManifest(Corpus() + "/" + split + ".jsonl"); }
+fas::Manifest Load(const std::string& split) { return fas::ReadManifest(fas::testing::TinyCorpus() + "/" + split + ".jsonl"); }
 
 TEST(TinyCorpus, ManifestsHaveEveryFieldAndReadableAudio) {
   for (const std::string split : kSplits) {
@@ -171,7 +166,7 @@ TEST(TinyCorpus, SameSeedSameBytes) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   // The transcripts of identical audio come from the cache the first run filled.
   EXPECT_NE(r.out.find("210 utterances from the cache"), std::string::npos) << r.out;
-  const auto a = Checksums(Corpus());
+  const auto a = Checksums(fas::testing::TinyCorpus());
   const auto b = Checksums(dir / "again");
   ASSERT_EQ(a.size(), b.size());
   for (const auto& [path, sum] : a) EXPECT_EQ(b.count(path) ? b.at(path) : "missing", sum) << path;
@@ -180,8 +175,8 @@ TEST(TinyCorpus, SameSeedSameBytes) {
 TEST(TinyCorpus, TranscribeFillsAsrTextAndReportsWer) {
   fas::testing::TempDir dir;
   // The settings `fas synth` used (its restricted vocabulary), so every transcript comes from the cache.
-  const auto r = fas::testing::RunFas({"transcribe", "--manifest", Corpus() + "/dev.jsonl", "--out", dir / "dev.jsonl",
-                                       "--set", "pocketsphinx.vocabulary=" + Corpus() + "/asr_vocabulary.txt", "--set",
+  const auto r = fas::testing::RunFas({"transcribe", "--manifest", fas::testing::TinyCorpus() + "/dev.jsonl", "--out", dir / "dev.jsonl",
+                                       "--set", "pocketsphinx.vocabulary=" + fas::testing::TinyCorpus() + "/asr_vocabulary.txt", "--set",
                                        "pocketsphinx.frequent_words=0"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("overall: WER"), std::string::npos) << r.out;

@@ -21,11 +21,6 @@ using fas::testing::TempDir;
 
 namespace {
 
-std::string Corpus() {
-  const char* c = std::getenv("FAS_TINY_CORPUS");
-  return c != nullptr ? c : "";
-}
-
 std::vector<nlohmann::json> JsonLines(const std::string& path) {
   std::vector<nlohmann::json> out;
   std::ifstream in(path);
@@ -38,7 +33,7 @@ std::vector<nlohmann::json> JsonLines(const std::string& path) {
 std::vector<std::string> TrainArgs(const std::string& run, const std::string& cache) {
   return {"train",
           "--config", fas::testing::SourceDir() + "/configs/models/fas.yaml",
-          "--set", "data.root=" + Corpus(),
+          "--set", "data.root=" + fas::testing::TinyCorpus(),
           "--set", "data.cache_dir=" + cache,
           "--set", "data.batch_size=8",
           "--set", "train.max_steps=24",
@@ -54,7 +49,7 @@ std::vector<std::string> TrainArgs(const std::string& run, const std::string& ca
 }
 
 TEST(TrainCli, TrainEvalPredictOnTheTinyCorpus) {
-  ASSERT_TRUE(fs::exists(Corpus() + "/train.jsonl")) << "tiny corpus fixture missing: " << Corpus();
+  ASSERT_TRUE(fs::exists(fas::testing::TinyCorpus() + "/train.jsonl")) << "tiny corpus fixture missing: " << fas::testing::TinyCorpus();
   TempDir d;
   const std::string run = d / "run";
   auto r = RunFas(TrainArgs(run, d / "cache"));
@@ -87,16 +82,16 @@ TEST(TrainCli, TrainEvalPredictOnTheTinyCorpus) {
   EXPECT_EQ(results.at("dataset"), "test");
   EXPECT_GT(results.at("n").get<int>(), 0);
 
-  r = RunFas({"eval", "--run", run, "--manifest", Corpus() + "/conflict.jsonl", "--name", "zs", "--threads", "2"});
+  r = RunFas({"eval", "--run", run, "--manifest", fas::testing::TinyCorpus() + "/conflict.jsonl", "--name", "zs", "--threads", "2"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto zs = nlohmann::json::parse(ReadFile(run + "/eval/zs/results.json"));
-  EXPECT_EQ(zs.at("n"), JsonLines(Corpus() + "/conflict.jsonl").size());
+  EXPECT_EQ(zs.at("n"), JsonLines(fas::testing::TinyCorpus() + "/conflict.jsonl").size());
   EXPECT_EQ(JsonLines(run + "/eval/zs/predictions.jsonl").size(), zs.at("n").get<size_t>());
 
-  const auto utts = JsonLines(Corpus() + "/test.jsonl");
+  const auto utts = JsonLines(fas::testing::TinyCorpus() + "/test.jsonl");
   ASSERT_GE(utts.size(), 2u);
-  const std::string a = Corpus() + "/" + utts[0].at("audio").get<std::string>();
-  const std::string b = Corpus() + "/" + utts[1].at("audio").get<std::string>();
+  const std::string a = fas::testing::TinyCorpus() + "/" + utts[0].at("audio").get<std::string>();
+  const std::string b = fas::testing::TinyCorpus() + "/" + utts[1].at("audio").get<std::string>();
   r = RunFas({"predict", "--run", run, a, b, "--text", utts[0].value("asr_text", "i am fine"), "--text",
               utts[1].value("asr_text", "i am fine"), "--threads", "2"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
