@@ -5,6 +5,7 @@
 
 #include "fas/core/error.h"
 #include "fas/encoders/wav2vec2.h"
+#include "fas/io/json_value.h"
 
 namespace fas {
 namespace {
@@ -13,17 +14,6 @@ using json = nlohmann::json;
 
 void Require(bool ok, const std::string& message) {
   if (!ok) throw ConfigError("acoustic encoder: " + message);
-}
-
-template <class T>
-void Read(const json& j, const char* key, T& field, const std::string& file) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return;
-  try {
-    field = it->get<T>();
-  } catch (const json::exception&) {
-    throw ConfigError(file + ": field '" + std::string(key) + "' has the wrong type (" + it->dump() + ")");
-  }
 }
 
 // HuggingFace's Wav2Vec2Config / HubertConfig / WavLMConfig defaults (the base model).
@@ -127,40 +117,40 @@ AcousticEncoderConfig ReadHfAcousticConfig(const std::string& path) {
   }
   if (!j.is_object()) throw ConfigError(path + ": a HuggingFace config must be a JSON object");
   std::string model_type;
-  Read(j, "model_type", model_type, path);
+  ReadJsonField(j, "model_type", model_type, path);
   if (model_type != "wav2vec2" && model_type != "hubert" && model_type != "wavlm") {
     throw ConfigError(path + ": model_type '" + model_type + "' is not an acoustic encoder (wav2vec2, hubert, wavlm)");
   }
   AcousticEncoderConfig c = HfDefaults(model_type);
-  Read(j, "conv_dim", c.conv_dim, path);
-  Read(j, "conv_kernel", c.conv_kernel, path);
-  Read(j, "conv_stride", c.conv_stride, path);
-  Read(j, "conv_bias", c.conv_bias, path);
-  Read(j, "feat_extract_norm", c.feat_extract_norm, path);
-  Read(j, "feat_extract_activation", c.feat_extract_activation, path);
-  Read(j, "feat_proj_layer_norm", c.feat_proj_layer_norm, path);
-  Read(j, "do_stable_layer_norm", c.do_stable_layer_norm, path);
-  Read(j, "num_conv_pos_embeddings", c.num_conv_pos_embeddings, path);
-  Read(j, "num_conv_pos_embedding_groups", c.num_conv_pos_embedding_groups, path);
-  Read(j, "hidden_size", c.hidden_size, path);
-  Read(j, "num_hidden_layers", c.num_hidden_layers, path);
-  Read(j, "num_attention_heads", c.num_attention_heads, path);
-  Read(j, "intermediate_size", c.intermediate_size, path);
-  Read(j, "hidden_act", c.hidden_act, path);
-  Read(j, "layer_norm_eps", c.layer_norm_eps, path);
-  Read(j, "num_buckets", c.num_buckets, path);
-  Read(j, "max_bucket_distance", c.max_bucket_distance, path);
-  Read(j, "hidden_dropout", c.hidden_dropout, path);
-  Read(j, "attention_dropout", c.attention_dropout, path);
-  Read(j, "activation_dropout", c.activation_dropout, path);
-  Read(j, "feat_proj_dropout", c.feat_proj_dropout, path);
-  Read(j, "layerdrop", c.layerdrop, path);
-  Read(j, "mask_time_prob", c.mask_time_prob, path);
-  Read(j, "mask_time_length", c.mask_time_length, path);
-  Read(j, "mask_feature_prob", c.mask_feature_prob, path);
-  Read(j, "mask_feature_length", c.mask_feature_length, path);
+  ReadJsonField(j, "conv_dim", c.conv_dim, path);
+  ReadJsonField(j, "conv_kernel", c.conv_kernel, path);
+  ReadJsonField(j, "conv_stride", c.conv_stride, path);
+  ReadJsonField(j, "conv_bias", c.conv_bias, path);
+  ReadJsonField(j, "feat_extract_norm", c.feat_extract_norm, path);
+  ReadJsonField(j, "feat_extract_activation", c.feat_extract_activation, path);
+  ReadJsonField(j, "feat_proj_layer_norm", c.feat_proj_layer_norm, path);
+  ReadJsonField(j, "do_stable_layer_norm", c.do_stable_layer_norm, path);
+  ReadJsonField(j, "num_conv_pos_embeddings", c.num_conv_pos_embeddings, path);
+  ReadJsonField(j, "num_conv_pos_embedding_groups", c.num_conv_pos_embedding_groups, path);
+  ReadJsonField(j, "hidden_size", c.hidden_size, path);
+  ReadJsonField(j, "num_hidden_layers", c.num_hidden_layers, path);
+  ReadJsonField(j, "num_attention_heads", c.num_attention_heads, path);
+  ReadJsonField(j, "intermediate_size", c.intermediate_size, path);
+  ReadJsonField(j, "hidden_act", c.hidden_act, path);
+  ReadJsonField(j, "layer_norm_eps", c.layer_norm_eps, path);
+  ReadJsonField(j, "num_buckets", c.num_buckets, path);
+  ReadJsonField(j, "max_bucket_distance", c.max_bucket_distance, path);
+  ReadJsonField(j, "hidden_dropout", c.hidden_dropout, path);
+  ReadJsonField(j, "attention_dropout", c.attention_dropout, path);
+  ReadJsonField(j, "activation_dropout", c.activation_dropout, path);
+  ReadJsonField(j, "feat_proj_dropout", c.feat_proj_dropout, path);
+  ReadJsonField(j, "layerdrop", c.layerdrop, path);
+  ReadJsonField(j, "mask_time_prob", c.mask_time_prob, path);
+  ReadJsonField(j, "mask_time_length", c.mask_time_length, path);
+  ReadJsonField(j, "mask_feature_prob", c.mask_feature_prob, path);
+  ReadJsonField(j, "mask_feature_length", c.mask_feature_length, path);
   int64_t num_feat_extract_layers = static_cast<int64_t>(c.conv_dim.size());
-  Read(j, "num_feat_extract_layers", num_feat_extract_layers, path);
+  ReadJsonField(j, "num_feat_extract_layers", num_feat_extract_layers, path);
   if (num_feat_extract_layers != static_cast<int64_t>(c.conv_dim.size())) {
     throw ConfigError(path + ": num_feat_extract_layers disagrees with conv_dim");
   }

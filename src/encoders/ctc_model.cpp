@@ -8,6 +8,7 @@
 #include "fas/asr/transcriber.h"
 #include "fas/audio/features.h"
 #include "fas/core/error.h"
+#include "fas/io/json_value.h"
 #include "fas/io/safetensors.h"
 
 namespace fs = std::filesystem;
@@ -133,6 +134,8 @@ void CtcModelConfig::Validate() const {
   encoder.Validate();
   if (final_dropout < 0 || final_dropout >= 1) throw ConfigError("ctc: final_dropout must be in [0, 1)");
   if (beam_width < 1) throw ConfigError("ctc: beam_width must be at least 1");
+  if (units != "char" && units != "word") throw ConfigError("ctc: units '" + units + "' must be char or word");
+  if (word_min_count < 1) throw ConfigError("ctc: word_min_count must be at least 1");
   normalization.Validate();
 }
 
@@ -206,7 +209,10 @@ LoadReport CtcModelImpl::LoadWeights(const std::string& path) {
 CtcModel CreateCtcModel(const CtcModelConfig& config, const std::vector<std::string>& texts) {
   config.Validate();
   const AcousticEncoderConfig encoder = ResolveAcousticConfig(config.encoder);
-  CtcVocab vocab = config.vocab.empty() ? CtcVocab::FromTexts(texts, config.normalization) : CtcVocab::Load(config.vocab);
+  CtcVocab vocab = !config.vocab.empty() ? CtcVocab::Load(config.vocab)
+                   : config.units == "word"
+                       ? CtcVocab::FromTextWords(texts, config.normalization, config.word_min_count)
+                       : CtcVocab::FromTexts(texts, config.normalization);
   CtcModel model(encoder, std::move(vocab), config.final_dropout, config.normalization);
   if (!encoder.weights.empty()) model->encoder().LoadWeights(encoder.weights);
   model->encoder().SetFreeze(encoder.freeze);
@@ -238,16 +244,20 @@ CtcModel LoadCtcModel(const std::string& model_dir) {
   const AcousticEncoderConfig encoder = ReadHfAcousticConfig(config_path);
   CtcVocab vocab = CtcVocab::Load(dir + "/vocab.json");
   nlohmann::json j = nlohmann::json::parse(ReadBytes(config_path));
-  const int64_t vocab_size = j.value("vocab_size", vocab.size());
+  int64_t vocab_size = vocab.size();
+  ReadJsonField(j, "vocab_size", vocab_size, config_path);
   if (vocab_size != vocab.size()) {
     throw ModelError(config_path + ": vocab_size " + std::to_string(vocab_size) + " differs from the " +
                      std::to_string(vocab.size()) + " tokens of vocab.json");
   }
-  if (j.contains("pad_token_id") && j["pad_token_id"].is_number_integer() &&
-      j["pad_token_id"].get<int64_t>() != vocab.blank_id()) {
+  int64_t pad_token_id = vocab.blank_id();
+  ReadJsonField(j, "pad_token_id", pad_token_id, config_path);
+  if (pad_token_id != vocab.blank_id()) {
     throw ModelError(config_path + ": pad_token_id (the CTC blank) is not vocab.json's <pad>");
   }
-  CtcModel model(encoder, std::move(vocab), j.value("final_dropout", 0.1));
+  double final_dropout = 0.1;
+  ReadJsonField(j, "final_dropout", final_dropout, config_path);
+  CtcModel model(encoder, std::move(vocab), final_dropout);
   model->LoadWeights(dir + "/model.safetensors");
   try {
     model->set_audio_normalize(ReadPreprocessorNormalize(dir + "/preprocessor_config.json"));

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fas/core/error.h"
+#include "fas/io/json_value.h"
 #include "fas/text/tokenizer.h"
 
 namespace fas {
@@ -141,16 +142,6 @@ namespace {
 
 using nlohmann::json;
 
-template <class T>
-void Field(const json& j, const char* key, T& out, const std::string& path) {
-  if (!j.contains(key) || j[key].is_null()) return;
-  try {
-    out = j[key].get<T>();
-  } catch (const json::exception& e) {
-    throw ConfigError(path + ": field '" + key + "' has the wrong type (" + e.what() + ")");
-  }
-}
-
 }  // namespace
 
 void TextEncoderConfig::Validate() const {
@@ -193,7 +184,7 @@ TextEncoderConfig ReadHfTextConfig(const std::string& path) {
   }
   TextEncoderConfig c;
   std::string model_type;
-  Field(j, "model_type", model_type, path);
+  ReadJsonField(j, "model_type", model_type, path);
   if (model_type != "bert" && model_type != "roberta" && model_type != "xlm-roberta") {
     throw ConfigError(path + ": model_type '" + model_type + "' is not a text encoder (bert, roberta, xlm-roberta)");
   }
@@ -207,20 +198,20 @@ TextEncoderConfig ReadHfTextConfig(const std::string& path) {
   c.max_position_embeddings = 512;
   c.layer_norm_eps = 1e-12;
   c.pad_token_id = model_type == "bert" ? 0 : 1;
-  Field(j, "vocab_size", c.vocab_size, path);
-  Field(j, "hidden_size", c.hidden_size, path);
-  Field(j, "num_hidden_layers", c.num_hidden_layers, path);
-  Field(j, "num_attention_heads", c.num_attention_heads, path);
-  Field(j, "intermediate_size", c.intermediate_size, path);
-  Field(j, "hidden_act", c.hidden_act, path);
-  Field(j, "max_position_embeddings", c.max_position_embeddings, path);
-  Field(j, "type_vocab_size", c.type_vocab_size, path);
-  Field(j, "layer_norm_eps", c.layer_norm_eps, path);
-  Field(j, "pad_token_id", c.pad_token_id, path);
-  Field(j, "hidden_dropout_prob", c.hidden_dropout_prob, path);
-  Field(j, "attention_probs_dropout_prob", c.attention_probs_dropout_prob, path);
+  ReadJsonField(j, "vocab_size", c.vocab_size, path);
+  ReadJsonField(j, "hidden_size", c.hidden_size, path);
+  ReadJsonField(j, "num_hidden_layers", c.num_hidden_layers, path);
+  ReadJsonField(j, "num_attention_heads", c.num_attention_heads, path);
+  ReadJsonField(j, "intermediate_size", c.intermediate_size, path);
+  ReadJsonField(j, "hidden_act", c.hidden_act, path);
+  ReadJsonField(j, "max_position_embeddings", c.max_position_embeddings, path);
+  ReadJsonField(j, "type_vocab_size", c.type_vocab_size, path);
+  ReadJsonField(j, "layer_norm_eps", c.layer_norm_eps, path);
+  ReadJsonField(j, "pad_token_id", c.pad_token_id, path);
+  ReadJsonField(j, "hidden_dropout_prob", c.hidden_dropout_prob, path);
+  ReadJsonField(j, "attention_probs_dropout_prob", c.attention_probs_dropout_prob, path);
   std::string position_type = "absolute";
-  Field(j, "position_embedding_type", position_type, path);
+  ReadJsonField(j, "position_embedding_type", position_type, path);
   if (position_type != "absolute") {
     throw ConfigError(path + ": position_embedding_type '" + position_type + "' is not supported (absolute only)");
   }

@@ -7,6 +7,7 @@
 
 #include "fas/audio/features.h"
 #include "fas/core/error.h"
+#include "fas/io/json_value.h"
 
 namespace fas {
 namespace whisper_detail {
@@ -157,22 +158,18 @@ WhisperEncoderConfig ReadHfWhisperConfig(const std::string& path) {
   c.encoder_attention_heads = 6;
   c.encoder_ffn_dim = 1536;
   c.max_source_positions = 1500;
-  try {
-    c.num_mel_bins = j.value("num_mel_bins", c.num_mel_bins);
-    c.d_model = j.value("d_model", c.d_model);
-    c.encoder_layers = j.value("encoder_layers", c.encoder_layers);
-    c.encoder_attention_heads = j.value("encoder_attention_heads", c.encoder_attention_heads);
-    c.encoder_ffn_dim = j.value("encoder_ffn_dim", c.encoder_ffn_dim);
-    c.max_source_positions = j.value("max_source_positions", c.max_source_positions);
-    c.activation_function = j.value("activation_function", c.activation_function);
-    c.dropout = j.value("dropout", c.dropout);
-    c.attention_dropout = j.value("attention_dropout", c.attention_dropout);
-    c.activation_dropout = j.value("activation_dropout", c.activation_dropout);
-  } catch (const json::exception& e) {
-    throw ConfigError(path + ": a field has the wrong type (" + e.what() + ")");
-  }
+  ReadJsonField(j, "num_mel_bins", c.num_mel_bins, path);
+  ReadJsonField(j, "d_model", c.d_model, path);
+  ReadJsonField(j, "encoder_layers", c.encoder_layers, path);
+  ReadJsonField(j, "encoder_attention_heads", c.encoder_attention_heads, path);
+  ReadJsonField(j, "encoder_ffn_dim", c.encoder_ffn_dim, path);
+  ReadJsonField(j, "max_source_positions", c.max_source_positions, path);
+  ReadJsonField(j, "activation_function", c.activation_function, path);
+  ReadJsonField(j, "dropout", c.dropout, path);
+  ReadJsonField(j, "attention_dropout", c.attention_dropout, path);
+  ReadJsonField(j, "activation_dropout", c.activation_dropout, path);
   // The released models see exactly max_source_positions * 2 mel frames (30 s for 1500).
-  c.chunk_length = static_cast<double>(c.max_source_positions * 2 * kHop) / kSampleRate;
+  c.chunk_length = static_cast<double>(c.max_source_positions) * 2 * kHop / kSampleRate;  // no overflow
   return c;
 }
 

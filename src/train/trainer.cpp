@@ -11,6 +11,7 @@
 #include "fas/core/error.h"
 #include "fas/core/progress.h"
 #include "fas/core/runtime.h"
+#include "fas/io/json_value.h"
 #include "fas/train/checkpoint_folder.h"
 #include "fas/train/distributed.h"
 #include "fas/train/early_stopping.h"
@@ -268,33 +269,37 @@ void Trainer::SaveCheckpoint(const std::string& dir) {
 
 void Trainer::LoadCheckpoint(const std::string& dir) {
   State& s = *state_;
+  const std::string state_file = dir + "/trainer_state.json";
+  const std::string field = state_file + ": ";  // JsonAs names the field: a hostile value is an error, never UB
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(ReadText(dir + "/trainer_state.json"));
-    if (j.at("format").get<int>() != kCheckpointFormat) {
+    j = nlohmann::json::parse(ReadText(state_file));
+    if (JsonAs<int>(j.at("format"), field + "format") != kCheckpointFormat) {
       throw IoError("checkpoint '" + dir + "' has format " + j.at("format").dump() + "; this fas reads format " +
                     std::to_string(kCheckpointFormat));
     }
-    if (j.at("seed").get<uint64_t>() != options_.seed) {
+    if (JsonAs<uint64_t>(j.at("seed"), field + "seed") != options_.seed) {
       throw ConfigError("checkpoint '" + dir + "' was trained with seed " + j.at("seed").dump() +
                         ", the config says " + std::to_string(options_.seed) + "; resume needs the same seed");
     }
-    const int64_t planned = j.at("schedule").at("total_steps").get<int64_t>();
-    if (planned != total_steps_ || j.at("schedule").at("accumulation").get<int>() != config_.accumulation) {
+    const int64_t planned = JsonAs<int64_t>(j.at("schedule").at("total_steps"), field + "schedule.total_steps");
+    if (planned != total_steps_ ||
+        JsonAs<int>(j.at("schedule").at("accumulation"), field + "schedule.accumulation") != config_.accumulation) {
       spdlog::warn("resuming '{}' with a different plan ({} steps, accumulation {} before; {} and {} now): the "
                    "schedule changes, so the result will differ from an uninterrupted run",
                    dir, planned, j["schedule"]["accumulation"].dump(), total_steps_, config_.accumulation);
     }
-    s.step = j.at("step").get<int64_t>();
-    s.epoch = j.at("epoch").get<int64_t>();
-    s.batch_in_epoch = j.at("batch_in_epoch").get<int64_t>();
-    s.nonfinite_in_row = j.at("nonfinite_in_row").get<int>();
-    s.last_eval_step = j.at("last_eval_step").get<int64_t>();
+    s.step = JsonAs<int64_t>(j.at("step"), field + "step");
+    s.epoch = JsonAs<int64_t>(j.at("epoch"), field + "epoch");
+    s.batch_in_epoch = JsonAs<int64_t>(j.at("batch_in_epoch"), field + "batch_in_epoch");
+    s.nonfinite_in_row = JsonAs<int>(j.at("nonfinite_in_row"), field + "nonfinite_in_row");
+    s.last_eval_step = JsonAs<int64_t>(j.at("last_eval_step"), field + "last_eval_step");
     const auto& es = j.at("early_stopping");
-    s.early.Restore(es.at("best").is_null() ? 0.0 : es.at("best").get<double>(), es.at("best_step").get<int64_t>(),
-                    es.at("bad_evals").get<int>());
+    s.early.Restore(es.at("best").is_null() ? 0.0 : JsonAs<double>(es.at("best"), field + "early_stopping.best"),
+                    JsonAs<int64_t>(es.at("best_step"), field + "early_stopping.best_step"),
+                    JsonAs<int>(es.at("bad_evals"), field + "early_stopping.bad_evals"));
   } catch (const nlohmann::json::exception& e) {
-    throw IoError("checkpoint '" + dir + "/trainer_state.json' is malformed: " + e.what());
+    throw IoError("checkpoint '" + state_file + "' is malformed: " + e.what());
   }
   objective_.LoadWeights(dir + "/model.safetensors");
   try {
@@ -316,7 +321,7 @@ void Trainer::RepairBestCheckpoint(const std::string& last_dir) {
   int64_t best_step = -1;
   if (!best.empty()) {
     try {
-      best_step = nlohmann::json::parse(ReadText(best + "/trainer_state.json")).at("step").get<int64_t>();
+      best_step = JsonAs<int64_t>(nlohmann::json::parse(ReadText(best + "/trainer_state.json")).at("step"), "step");
     } catch (const std::exception&) {
       best_step = -1;  // unreadable: replaced below
     }
