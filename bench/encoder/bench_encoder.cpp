@@ -1,11 +1,13 @@
 // Forward time of an acoustic encoder under InferenceMode: for each (seconds, batch) case, `warmup` untimed runs
 // then `repeats` timed ones; prints one JSON line a case with every time and the median (milliseconds).
+#include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -24,7 +26,7 @@ std::vector<double> ParseList(const std::string& s) {
 }
 
 struct Args {
-  std::string config, weights, seconds = "1,10", batch = "1,8";
+  std::string config, weights, seconds = "1,10", batch = "1,8", profile;
   int threads = 2, warmup = 1, repeats = 3;
 };
 
@@ -39,12 +41,13 @@ Args Parse(int argc, char** argv) {
     else if (k == "--threads") a.threads = std::stoi(v);
     else if (k == "--warmup") a.warmup = std::stoi(v);
     else if (k == "--repeats") a.repeats = std::stoi(v);
+    else if (k == "--profile") a.profile = v;
     else throw fas::ConfigError("unknown option " + k);
   }
   if (a.config.empty()) {
     throw fas::ConfigError(
         "usage: bench_encoder --config config.json [--weights W.safetensors] [--seconds 1,10] [--batch 1,8] "
-        "[--threads 2] [--warmup 1] [--repeats 3]");
+        "[--threads 2] [--warmup 1] [--repeats 3] [--profile trace.json]");
   }
   return a;
 }
@@ -63,11 +66,15 @@ int main(int argc, char** argv) {
     encoder->eval();
     c10::InferenceMode guard;
     torch::manual_seed(0);
+    // With --profile, LibTorch's autograd profiler records every operator of the timed runs (chrome://tracing
+    // format; bench/common/profile_table.py sums it up); the times then include the profiler's overhead.
+    std::optional<torch::autograd::profiler::RecordProfile> recording;
     for (double seconds : ParseList(args.seconds)) {
       for (double batch : ParseList(args.batch)) {
         auto wave = torch::randn({static_cast<int64_t>(batch), static_cast<int64_t>(seconds * 16000)}) * 0.1;
         std::vector<double> ms;
         for (int r = 0; r < args.warmup + args.repeats; ++r) {
+          if (r == args.warmup && !args.profile.empty() && !recording) recording.emplace(args.profile);
           const auto t0 = std::chrono::steady_clock::now();
           auto out = encoder->forward(wave);
           const double t = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();

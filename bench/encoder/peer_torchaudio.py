@@ -61,6 +61,7 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--profile", help="record the timed runs with torch's autograd profiler into this chrome trace")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -73,12 +74,15 @@ def main():
     hf = read_safetensors(a.weights)
     ours = {to_hf(k): k for k in model.state_dict()}
     model.load_state_dict({ours[k]: v for k, v in hf.items() if k in ours}, strict=True)
+    prof = None
     with torch.inference_mode():
         for seconds in [float(s) for s in a.seconds.split(",")]:
             for batch in [int(b) for b in a.batch.split(",")]:
                 wave = torch.randn(batch, int(seconds * 16000)) * 0.1
                 ms = []
                 for r in range(a.warmup + a.repeats):
+                    if r == a.warmup and a.profile and prof is None:
+                        prof = torch.autograd.profiler.profile().__enter__()
                     t0 = time.perf_counter()
                     model(wave)
                     t = (time.perf_counter() - t0) * 1000
@@ -86,6 +90,9 @@ def main():
                         ms.append(t)
                 print(json.dumps({"impl": "torchaudio", "seconds": seconds, "batch": batch,
                                   "median_ms": round(sorted(ms)[len(ms) // 2], 2), "ms": ms}), flush=True)
+    if prof is not None:
+        prof.__exit__(None, None, None)
+        prof.export_chrome_trace(a.profile)
 
 
 if __name__ == "__main__":
