@@ -28,6 +28,9 @@ void ExperimentConfig::Validate() const {
   train.Validate();
   if (data.train.empty()) throw ConfigError("data.train must name the training manifest");
   if (data.dev.empty()) throw ConfigError("data.dev must name the dev manifest (evaluation during training)");
+  if (data.label_field != "label" && data.label_field != "text_label") {
+    throw ConfigError("data.label_field '" + data.label_field + "' is unknown; use label or text_label");
+  }
   try {
     data.loader.Validate();
   } catch (const ConfigError& e) {

@@ -16,7 +16,21 @@ SerDataset::SerDataset(const std::string& manifest, const LabelSet& labels, cons
   d.labels = labels;
   d.label_map = options.label_map;
   d.manifest.skip_bad = options.skip_bad;
-  audio_ = std::make_shared<AudioDataset>(AudioDataset::Load(manifest, d));
+  if (options.label_field != "label" && options.label_field != "text_label") {
+    throw ConfigError("data.label_field '" + options.label_field + "' is unknown; use label or text_label");
+  }
+  Manifest m = ReadManifest(manifest, d.manifest);
+  if (options.label_field == "text_label") {
+    for (Utterance& u : m.utterances) {
+      if (u.text_label.empty()) {
+        throw DataError(manifest + ":" + std::to_string(u.line) + ": utterance '" + u.id +
+                        "' has no text_label (data.label_field: text_label needs the words' emotion on every line)");
+      }
+      u.label = u.text_label;
+      u.conflict.reset();
+    }
+  }
+  audio_ = std::make_shared<AudioDataset>(std::move(m), d);
   for (const auto& s : audio_->skipped()) spdlog::warn("{}:{}: skipped ({})", manifest, s.line, s.reason);
   texts_.reserve(static_cast<size_t>(audio_->size()));
   for (int64_t i = 0; i < audio_->size(); ++i) {

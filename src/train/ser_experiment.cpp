@@ -38,6 +38,7 @@ SerDatasetOptions SerOptions(const ExperimentConfig& cfg, const std::optional<La
   o.text_field = ReadsText(cfg.model) ? cfg.model.semantic.text_field : "";
   o.require_text = ReadsText(cfg.model);
   o.skip_bad = cfg.data.loader.skip_bad;
+  o.label_field = cfg.data.label_field;
   o.label_map = map ? &*map : nullptr;
   return o;
 }

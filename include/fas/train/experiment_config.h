@@ -30,6 +30,7 @@ struct DataConfig {
   std::string labels;                 // label set file; empty = the canonical 7 classes
   std::string label_map;              // the corpus's label map (file, or a corpus name under configs/labels/)
   std::string cache_dir;              // feature cache; empty = $FAS_CACHE_DIR/features or ~/.cache/fas/features
+  std::string label_field = "label";  // label | text_label: the manifest field a run learns and is scored on
   LoaderConfig loader;
 
   template <class V>
@@ -40,6 +41,9 @@ struct DataConfig {
     v("labels", labels, "label set file (empty: canonical 7 classes)");
     v("label_map", label_map, "corpus label map: file or corpus name (empty: labels already in the set)");
     v("cache_dir", cache_dir, "feature cache folder for frozen encoders");
+    v("label_field", label_field,
+      "the field a run learns and is scored on: label (the voice's emotion) or text_label (the words' emotion, "
+      "to train a text-emotion encoder for other runs to start from)");
     loader.Visit(v);
   }
   std::string Resolve(const std::string& manifest) const;  // a manifest path against root

@@ -124,4 +124,33 @@ TEST_F(SerDatasetTest, UnknownLabelAndMissingTextAreClearErrors) {
   EXPECT_THROW(fas::SerDataset(dir_ / "notext.jsonl", fas::CanonicalLabels(), o), fas::DataError);
 }
 
+// data.label_field: text_label trains on the words' emotion (a text-emotion encoder for stage two of the synth
+// suite): the target is text_label, a line without one is an error naming it, and an unknown field is refused.
+TEST_F(SerDatasetTest, LabelFieldTextLabelTargetsTheWordsEmotion) {
+  WriteFile(
+      dir_ / "tl.jsonl",
+      "{\"id\": \"a\", \"audio\": \"u0.wav\", \"label\": \"sad\", \"text_label\": \"happy\", \"conflict\": true}\n"
+      "{\"id\": \"b\", \"audio\": \"u1.wav\", \"label\": \"angry\", \"text_label\": \"angry\"}\n");
+  const auto& names = fas::CanonicalLabels();
+  fas::SerDatasetOptions o;
+  EXPECT_EQ(fas::SerDataset(dir_ / "tl.jsonl", names, o).label(0), names.Index("sad"));
+  o.label_field = "text_label";
+  const fas::SerDataset words(dir_ / "tl.jsonl", names, o);
+  EXPECT_EQ(words.label(0), names.Index("happy"));
+  EXPECT_EQ(words.label(1), names.Index("angry"));
+  EXPECT_EQ(words.audio()->conflict(0), 0);
+  WriteFile(dir_ / "none.jsonl", "{\"id\": \"x\", \"audio\": \"u0.wav\", \"label\": \"sad\"}\n");
+  try {
+    fas::SerDataset(dir_ / "none.jsonl", names, o);
+    FAIL();
+  } catch (const fas::DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("none.jsonl:1"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("text_label"), std::string::npos) << e.what();
+  }
+  o.label_field = "tone";
+  EXPECT_THROW(fas::SerDataset(dir_ / "tl.jsonl", names, o), fas::ConfigError);
+  EXPECT_THROW(fas::LoadExperimentConfig({}, {"data.label_field=tone"}), fas::ConfigError);
+  EXPECT_EQ(fas::LoadExperimentConfig({}, {"data.label_field=text_label"}).data.label_field, "text_label");
+}
+
 }  // namespace
