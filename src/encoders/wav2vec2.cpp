@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <cmath>
 #include <limits>
 #include <optional>
@@ -21,6 +22,12 @@ torch::Tensor Activation(const std::string& name, const torch::Tensor& x) {
   if (name == "relu") return torch::relu(x);
   if (name == "swish" || name == "silu") return torch::silu(x);
   throw ConfigError("unsupported activation '" + name + "' (gelu, gelu_new, relu, swish)");
+}
+
+// ATen's linear: for 2-D and contiguous 3-D input one addmm with the bias folded in. torch::nn::Linear's forward
+// in LibTorch 1.13 (nn::functional::linear) runs a matmul and then a separate add_ of the bias over the output.
+torch::Tensor Linear(const torch::nn::Linear& layer, const torch::Tensor& x) {
+  return torch::linear(x, layer->weight, layer->bias);
 }
 
 // A tensor derived from parameters (a folded weight norm, a fused QKV matrix), recomputed only when one of its
@@ -100,7 +107,7 @@ class FeatureProjectionImpl : public torch::nn::Module {
   }
   torch::Tensor forward(torch::Tensor x) {  // [B, T, C]
     if (layer_norm) x = layer_norm(x);
-    return torch::dropout(projection(x), dropout_, is_training());
+    return torch::dropout(Linear(projection, x), dropout_, is_training());
   }
   torch::nn::LayerNorm layer_norm{nullptr};
   torch::nn::Linear projection{nullptr};
@@ -110,7 +117,10 @@ class FeatureProjectionImpl : public torch::nn::Module {
 };
 
 // Conv1d with weight norm over dim 2 (torch.nn.utils.weight_norm(conv, dim=2)): weight = g * v / ||v||, the
-// norm taken over every dim but the kernel position.
+// norm taken over every dim but the kernel position. Time-major in and out: the conv runs as a 2-D conv on
+// [B, C, 1, T] in channels-last layout, which is the [B, T, C] buffer itself. oneDNN's channels-last kernels run
+// wav2vec2-base's grouped 128-tap conv 1.7-3x faster than its channels-first ones on [B, C, T] (2 threads: 1 s of
+// audio at batch 1 and 8, 10 s at batch 1), and no transpose copy is needed on either side.
 class WeightNormConv1dImpl : public torch::nn::Module {
  public:
   WeightNormConv1dImpl(int64_t channels, int64_t kernel, int64_t groups) : groups_(groups), padding_(kernel / 2) {
@@ -121,15 +131,21 @@ class WeightNormConv1dImpl : public torch::nn::Module {
     bias = register_parameter("bias", torch::zeros({channels}));
   }
   torch::Tensor Weight() {
-    if (!c10::InferenceMode::is_enabled()) return torch::_weight_norm(weight_v, weight_g, 2);
-    return folded_.Get({weight_v, weight_g}, [&] { return torch::_weight_norm(weight_v, weight_g, 2); });
+    if (!c10::InferenceMode::is_enabled()) return Folded();
+    return folded_.Get({weight_v, weight_g}, [&] { return Folded(); });
   }
-  torch::Tensor forward(const torch::Tensor& x) {
-    return torch::conv1d(x, Weight(), bias, /*stride=*/1, /*padding=*/padding_, /*dilation=*/1, groups_);
+  torch::Tensor forward(const torch::Tensor& x) {  // [B, T, C] -> [B, T + 2 * padding - kernel + 1, C]
+    const std::array<int64_t, 2> one{1, 1}, padding{0, padding_};
+    auto y = torch::conv2d(x.transpose(1, 2).unsqueeze(2), Weight(), bias, one, padding, one, groups_);
+    return y.squeeze(2).transpose(1, 2);
   }
   torch::Tensor weight_g, weight_v, bias;
 
  private:
+  // [C, C / groups, 1, kernel], channels-last.
+  torch::Tensor Folded() {
+    return torch::_weight_norm(weight_v, weight_g, 2).unsqueeze(2).contiguous(torch::MemoryFormat::ChannelsLast);
+  }
   int64_t groups_, padding_;
   DerivedCache folded_;
 };
@@ -143,10 +159,10 @@ class PositionalConvEmbeddingImpl : public torch::nn::Module {
                                                     c.num_conv_pos_embedding_groups));
   }
   torch::Tensor forward(const torch::Tensor& x) {  // [B, T, D]
-    auto y = conv(x.transpose(1, 2));
+    auto y = conv(x);
     // An even kernel with padding k/2 yields one extra frame: HuggingFace's SamePadLayer drops the last.
-    if (remove_ > 0) y = y.index({Slice(), Slice(), Slice(0, -remove_)});
-    return Activation(activation_, y).transpose(1, 2);
+    if (remove_ > 0) y = y.slice(1, 0, -remove_);
+    return Activation(activation_, y);
   }
   WeightNormConv1d conv{nullptr};
 
@@ -212,9 +228,9 @@ class AttentionImpl : public torch::nn::Module {
       k = qkv[1];
       v = qkv[2];
     } else {
-      q = (q_proj(x) * Scale()).view({b, t, heads_, head_dim_}).transpose(1, 2);
-      k = k_proj(x).view({b, t, heads_, head_dim_}).transpose(1, 2);
-      v = v_proj(x).view({b, t, heads_, head_dim_}).transpose(1, 2);
+      q = (Linear(q_proj, x) * Scale()).view({b, t, heads_, head_dim_}).transpose(1, 2);
+      k = Linear(k_proj, x).view({b, t, heads_, head_dim_}).transpose(1, 2);
+      v = Linear(v_proj, x).view({b, t, heads_, head_dim_}).transpose(1, 2);
     }
     auto scores = torch::matmul(q, k.transpose(-2, -1));  // [B, H, T, T]
     if (position_bias.defined()) {
@@ -229,7 +245,7 @@ class AttentionImpl : public torch::nn::Module {
     if (mask_bias.defined()) scores = scores + mask_bias;
     auto probs = torch::dropout(torch::softmax(scores, -1), dropout_, is_training());
     auto out = torch::matmul(probs, v).transpose(1, 2).reshape({b, t, d});
-    return out_proj(out);
+    return Linear(out_proj, out);
   }
 
   torch::nn::Linear k_proj{nullptr}, v_proj{nullptr}, q_proj{nullptr}, out_proj{nullptr};
@@ -254,8 +270,8 @@ class FeedForwardImpl : public torch::nn::Module {
     output_dense = register_module("output_dense", torch::nn::Linear(c.intermediate_size, c.hidden_size));
   }
   torch::Tensor forward(const torch::Tensor& x) {
-    auto h = torch::dropout(Activation(act_, intermediate_dense(x)), activation_dropout_, is_training());
-    return torch::dropout(output_dense(h), hidden_dropout_, is_training());
+    auto h = torch::dropout(Activation(act_, Linear(intermediate_dense, x)), activation_dropout_, is_training());
+    return torch::dropout(Linear(output_dense, h), hidden_dropout_, is_training());
   }
   torch::nn::Linear intermediate_dense{nullptr}, output_dense{nullptr};
 
