@@ -5,8 +5,10 @@
 #include <cmath>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 
 #include "fas/core/error.h"
 
@@ -56,6 +58,7 @@ CtcVocab::CtcVocab(std::vector<std::string> tokens) : tokens_(std::move(tokens))
     if (t == "|") delimiter_ = static_cast<int64_t>(i);
     if (t.size() == 1 && std::isupper(static_cast<unsigned char>(t[0]))) has_upper = true;
     if (t.size() == 1 && std::islower(static_cast<unsigned char>(t[0]))) has_lower = true;
+    if (!IsSpecial(t) && CodePoints(t).size() > 1) words_ = true;
   }
   if (blank_ < 0) throw IoError("CTC vocabulary has no <pad> token (the CTC blank)");
   if (delimiter_ < 0) throw IoError("CTC vocabulary has no word delimiter token '|'");
@@ -105,6 +108,20 @@ CtcVocab CtcVocab::FromTexts(const std::vector<std::string>& texts, const Normal
   return CtcVocab(std::move(tokens));
 }
 
+CtcVocab CtcVocab::FromTextWords(const std::vector<std::string>& texts, const NormalizeOptions& normalization,
+                                 int min_count) {
+  std::map<std::string, int> counts;
+  for (const auto& t : texts) {
+    std::istringstream words(NormalizeText(t, normalization));
+    for (std::string w; words >> w;) ++counts[w];
+  }
+  std::vector<std::string> tokens = {"<pad>", "<s>", "</s>", "<unk>", "|"};
+  for (const auto& [w, n] : counts) {
+    if (n >= min_count && w != "|" && !IsSpecial(w)) tokens.push_back(w);
+  }
+  return CtcVocab(std::move(tokens));
+}
+
 void CtcVocab::Save(const std::string& path) const {
   nlohmann::ordered_json j = nlohmann::ordered_json::object();
   for (size_t i = 0; i < tokens_.size(); ++i) j[tokens_[i]] = i;
@@ -118,6 +135,17 @@ std::vector<int64_t> CtcVocab::Encode(const std::string& text, const NormalizeOp
     for (auto& ch : norm) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
   }
   std::vector<int64_t> ids;
+  if (words_) {
+    std::istringstream words(norm);
+    for (std::string w; words >> w;) {
+      auto it = index_.find(w);
+      if (it == index_.end() && unk_ < 0) {
+        throw DataError("word '" + w + "' of \"" + text + "\" is not in the CTC vocabulary, which has no <unk>");
+      }
+      ids.push_back(it != index_.end() ? it->second : unk_);
+    }
+    return ids;
+  }
   for (const auto& c : CodePoints(norm)) {
     if (c == " ") {
       ids.push_back(delimiter_);
@@ -144,6 +172,7 @@ std::string CtcVocab::Decode(const std::vector<int64_t>& ids) const {
       continue;
     }
     if (IsSpecial(tokens_[id])) continue;
+    if (words_ && !out.empty() && out.back() != ' ') out += ' ';
     out += tokens_[id];
   }
   while (!out.empty() && out.back() == ' ') out.pop_back();

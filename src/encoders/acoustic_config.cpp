@@ -58,6 +58,9 @@ void AcousticEncoderConfig::Validate() const {
   Require(freeze == "none" || freeze == "feature_extractor" || freeze == "all",
           "freeze must be none, feature_extractor or all (got '" + freeze + "')");
   Require(unfreeze_after_steps >= 0, "unfreeze_after_steps must be >= 0");
+  Require(feature_extractor == "conv" || feature_extractor == "fbank",
+          "feature_extractor must be conv or fbank (got '" + feature_extractor + "')");
+  Require(fbank_bins > 0 && fbank_stack > 0, "fbank_bins and fbank_stack must be positive");
   Require(!conv_dim.empty(), "conv_dim must not be empty");
   Require(conv_dim.size() == conv_kernel.size() && conv_dim.size() == conv_stride.size(),
           "conv_dim, conv_kernel and conv_stride must have the same length (" + std::to_string(conv_dim.size()) +
@@ -94,16 +97,22 @@ void AcousticEncoderConfig::Validate() const {
 }
 
 int64_t AcousticEncoderConfig::FrameStride() const {
+  if (feature_extractor == "fbank") return kFbankHop * fbank_stack;
   int64_t s = 1;
   for (auto v : conv_stride) s *= v;
   return s;
 }
 
 int64_t AcousticEncoderConfig::ReceptiveField() const {
+  if (feature_extractor == "fbank") return kFbankWindow + kFbankHop * (fbank_stack - 1);
   // Walking back from one output frame: r <- (r - 1) * stride + kernel.
   int64_t r = 1;
   for (size_t i = conv_kernel.size(); i-- > 0;) r = (r - 1) * conv_stride[i] + conv_kernel[i];
   return r;
+}
+
+int64_t AcousticEncoderConfig::FeatureDim() const {
+  return feature_extractor == "fbank" ? fbank_bins * fbank_stack : conv_dim.back();
 }
 
 AcousticEncoderConfig ReadHfAcousticConfig(const std::string& path) {
@@ -122,6 +131,9 @@ AcousticEncoderConfig ReadHfAcousticConfig(const std::string& path) {
     throw ConfigError(path + ": model_type '" + model_type + "' is not an acoustic encoder (wav2vec2, hubert, wavlm)");
   }
   AcousticEncoderConfig c = HfDefaults(model_type);
+  ReadJsonField(j, "fas_feature_extractor", c.feature_extractor, path);
+  ReadJsonField(j, "fas_fbank_bins", c.fbank_bins, path);
+  ReadJsonField(j, "fas_fbank_stack", c.fbank_stack, path);
   ReadJsonField(j, "conv_dim", c.conv_dim, path);
   ReadJsonField(j, "conv_kernel", c.conv_kernel, path);
   ReadJsonField(j, "conv_stride", c.conv_stride, path);

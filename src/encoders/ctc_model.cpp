@@ -35,6 +35,11 @@ nlohmann::ordered_json HfConfig(const AcousticEncoderConfig& c, const CtcVocab& 
   nlohmann::ordered_json j;
   j["model_type"] = c.type;
   j["architectures"] = {Architecture(c.type)};
+  if (c.feature_extractor != "conv") {
+    j["fas_feature_extractor"] = c.feature_extractor;
+    j["fas_fbank_bins"] = c.fbank_bins;
+    j["fas_fbank_stack"] = c.fbank_stack;
+  }
   j["conv_dim"] = c.conv_dim;
   j["conv_kernel"] = c.conv_kernel;
   j["conv_stride"] = c.conv_stride;

@@ -9,6 +9,7 @@
 #include <limits>
 #include <optional>
 
+#include "fas/audio/features.h"
 #include "fas/core/error.h"
 
 namespace fas {
@@ -101,9 +102,9 @@ class FeatureProjectionImpl : public torch::nn::Module {
   explicit FeatureProjectionImpl(const AcousticEncoderConfig& c) : dropout_(c.feat_proj_dropout) {
     if (c.type != "hubert" || c.feat_proj_layer_norm) {
       layer_norm = register_module(
-          "layer_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.conv_dim.back()}).eps(c.layer_norm_eps)));
+          "layer_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.FeatureDim()}).eps(c.layer_norm_eps)));
     }
-    projection = register_module("projection", torch::nn::Linear(c.conv_dim.back(), c.hidden_size));
+    projection = register_module("projection", torch::nn::Linear(c.FeatureDim(), c.hidden_size));
   }
   torch::Tensor forward(torch::Tensor x) {  // [B, T, C]
     if (layer_norm) x = layer_norm(x);
@@ -364,7 +365,9 @@ using namespace wav2vec2_detail;
 AcousticEncoderImpl::AcousticEncoderImpl(const AcousticEncoderConfig& config)
     : EncoderModule("AcousticEncoder"), config_(config) {
   config_.Validate();
-  feature_extractor_ = register_module("feature_extractor", std::make_shared<FeatureEncoderImpl>(config_));
+  if (config_.feature_extractor == "conv") {
+    feature_extractor_ = register_module("feature_extractor", std::make_shared<FeatureEncoderImpl>(config_));
+  }
   feature_projection_ = register_module("feature_projection", std::make_shared<FeatureProjectionImpl>(config_));
   encoder_ = register_module("encoder", std::make_shared<TransformerEncoderImpl>(config_));
   if (config_.mask_time_prob > 0 || config_.mask_feature_prob > 0) {
@@ -379,14 +382,20 @@ AcousticEncoderImpl::AcousticEncoderImpl(const AcousticEncoderConfig& config)
       if (lin->bias.defined()) lin->bias.zero_();
     }
   }
-  for (auto& m : feature_extractor_->modules(false)) {
-    if (auto* conv = m->as<torch::nn::Conv1dImpl>()) torch::nn::init::kaiming_normal_(conv->weight);
+  if (feature_extractor_) {
+    for (auto& m : feature_extractor_->modules(false)) {
+      if (auto* conv = m->as<torch::nn::Conv1dImpl>()) torch::nn::init::kaiming_normal_(conv->weight);
+    }
   }
   SetFreeze(config_.freeze);
 }
 
 torch::Tensor AcousticEncoderImpl::FrameLengths(const torch::Tensor& sample_lengths) const {
   auto n = sample_lengths.to(torch::kLong);
+  if (config_.feature_extractor == "fbank") {
+    // Centred STFT frames (1 + n / hop), then whole stacks.
+    return torch::div(torch::div(n, AcousticEncoderConfig::kFbankHop, "floor") + 1, config_.fbank_stack, "floor");
+  }
   for (size_t i = 0; i < config_.conv_kernel.size(); ++i) {
     n = torch::div(n - config_.conv_kernel[i], config_.conv_stride[i], "floor") + 1;
   }
@@ -449,7 +458,7 @@ EncoderOutput AcousticEncoderImpl::forward(const torch::Tensor& waveform, const 
   }
   if (min_len < config_.ReceptiveField()) {
     throw DataError("acoustic encoder: an input of " + std::to_string(min_len) + " samples is shorter than the " +
-                    std::to_string(config_.ReceptiveField()) + "-sample receptive field of the conv front end");
+                    std::to_string(config_.ReceptiveField()) + "-sample receptive field of the front end");
   }
   torch::Tensor features;
   {
@@ -457,7 +466,8 @@ EncoderOutput AcousticEncoderImpl::forward(const torch::Tensor& waveform, const 
     std::optional<torch::NoGradGuard> no_grad;
     if (freeze_ != "none") no_grad.emplace();
     const auto dtype = feature_projection_->projection->weight.scalar_type();
-    features = feature_extractor_->forward(waveform.to(dtype)).transpose(1, 2);
+    features = feature_extractor_ ? feature_extractor_->forward(waveform.to(dtype)).transpose(1, 2)
+                                  : Fbank(waveform).to(dtype);
   }
   const int64_t frames = features.size(1);
   EncoderOutput out;
@@ -468,6 +478,20 @@ EncoderOutput AcousticEncoderImpl::forward(const torch::Tensor& waveform, const 
   const bool padded = min_len < t;
   out.hidden_states = encoder_->forward(x, padded ? out.mask : torch::Tensor(), layerdrop_enabled_);
   return out;
+}
+
+torch::Tensor AcousticEncoderImpl::Fbank(const torch::Tensor& waveform) const {
+  LogMelConfig mel;
+  mel.n_fft = static_cast<int>(AcousticEncoderConfig::kFbankWindow);
+  mel.hop_length = static_cast<int>(AcousticEncoderConfig::kFbankHop);
+  mel.n_mels = static_cast<int>(config_.fbank_bins);
+  mel.log = "log";
+  mel.floor = 1e-6;
+  mel.drop_last_frame = false;
+  const int64_t k = config_.fbank_stack;
+  auto x = LogMelSpectrogram(waveform.to(torch::kFloat32), mel).transpose(1, 2);  // [B, frames, bins]
+  const int64_t frames = x.size(1) / k * k;
+  return x.slice(1, 0, frames).reshape({x.size(0), frames / k, config_.fbank_bins * k});
 }
 
 EncoderOutput AcousticEncoderImpl::Encode(const EncoderInput& input) {
@@ -491,7 +515,7 @@ void AcousticEncoderImpl::SetFreeze(const std::string& mode) {
   }
   freeze_ = mode;
   SetRequiresGrad(*this, mode != "all");
-  if (mode == "feature_extractor") SetRequiresGrad(*feature_extractor_, false);
+  if (mode == "feature_extractor" && feature_extractor_) SetRequiresGrad(*feature_extractor_, false);
 }
 
 void AcousticEncoderImpl::OnTrainStep(int64_t step) {

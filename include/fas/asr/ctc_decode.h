@@ -1,9 +1,14 @@
-// CTC pieces that do not depend on the acoustic model: the character vocabulary (HuggingFace
+// CTC pieces that do not depend on the acoustic model: the output vocabulary (HuggingFace
 // Wav2Vec2CTCTokenizer's vocab.json), greedy and prefix beam-search decoding, and the loss.
 //
 // Conventions are HuggingFace's: the blank is the <pad> token, words are separated by the delimiter `|`, and
-// decoding collapses repeats, then drops blanks. Text reaches the vocabulary through the shared normalisation
-// (fas/text/normalize.h), the same as the word error rate sees it.
+// decoding collapses repeats, then drops blanks.
+//
+// Output units are characters (HuggingFace's convention) or whole words (an FAS extension for closed-vocabulary
+// corpora such as the synthetic one: a word is one output symbol, which a small model learns from far less audio
+// than spelling). A vocabulary is a word vocabulary when one of its regular tokens is longer than one character;
+// words are then emitted without `|` between them and decoded joined by spaces. Text reaches the vocabulary through the
+// shared normalisation (fas/text/normalize.h), the same as the word error rate sees it.
 #pragma once
 
 #include <torch/torch.h>
@@ -25,6 +30,11 @@ class CtcVocab {
   // <pad> 0, <s> 1, </s> 2, <unk> 3, | 4, then every character of the normalised texts in code-point order
   // (UTF-8 aware).
   static CtcVocab FromTexts(const std::vector<std::string>& texts, const NormalizeOptions& normalization = {});
+  // <pad> 0, <s> 1, </s> 2, <unk> 3, | 4, then every word of the normalised texts that occurs at least
+  // `min_count` times, in byte order. Words outside it become <unk> in training targets. (Texts of one-letter
+  // words only would give a character vocabulary.)
+  static CtcVocab FromTextWords(const std::vector<std::string>& texts, const NormalizeOptions& normalization = {},
+                                int min_count = 1);
   // The same, from a token list (index = id).
   explicit CtcVocab(std::vector<std::string> tokens);
 
@@ -38,8 +48,11 @@ class CtcVocab {
   // True when the letters of the vocabulary are upper case (facebook/wav2vec2-base-960h): text is upper-cased on
   // the way in and lower-cased on the way out.
   bool upper_case() const { return upper_; }
+  // True for a word vocabulary (a regular token longer than one character).
+  bool word_units() const { return words_; }
 
-  // Normalised text → ids (spaces → `|`; characters outside the vocabulary → <unk>).
+  // Normalised text → ids. Characters: spaces → `|`, characters outside the vocabulary → <unk>. Words: one id a
+  // word, words outside the vocabulary → <unk>.
   std::vector<int64_t> Encode(const std::string& text, const NormalizeOptions& normalization = {}) const;
   // Collapsed ids (no repeats merged here) → lower-case words separated by single spaces; special tokens dropped.
   std::string Decode(const std::vector<int64_t>& ids) const;
@@ -49,6 +62,7 @@ class CtcVocab {
   std::map<std::string, int64_t> index_;
   int64_t blank_ = 0, unk_ = -1, delimiter_ = -1;
   bool upper_ = false;
+  bool words_ = false;
 };
 
 // Best path: per-frame argmax, repeats merged, blanks dropped. log_probs [T, V]; only the first `frames` frames

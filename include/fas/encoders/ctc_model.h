@@ -22,7 +22,9 @@ namespace fas {
 // How a CTC model is built for training (task: asr): the encoder, and the vocabulary.
 struct CtcModelConfig {
   AcousticEncoderConfig encoder;
-  std::string vocab;           // vocab.json; empty = the characters of the training manifest's text
+  std::string vocab;           // vocab.json; empty = built from the training manifest's text, as `units` says
+  std::string units = "char";  // char | word: the output symbols of a vocabulary built from the training text
+  int word_min_count = 1;      // units: word: words seen fewer times in training are <unk>
   double final_dropout = 0.1;  // before lm_head, as HuggingFace's final_dropout
   NormalizeOptions normalization;  // text → characters, identical in training, decoding and WER
   int beam_width = 1;              // dev decoding: 1 = greedy
@@ -31,6 +33,8 @@ struct CtcModelConfig {
   void Visit(V& v) {
     v("encoder", encoder);
     v("vocab", vocab, "vocab.json (HuggingFace Wav2Vec2CTCTokenizer); empty = built from the training text");
+    v("units", units, "char | word: output symbols of the vocabulary built from the training text");
+    v("word_min_count", word_min_count, "units: word: rarer training words become <unk>");
     v("final_dropout", final_dropout);
     v("normalization", normalization);
     v("beam_width", beam_width, "1 = greedy decoding");
@@ -88,7 +92,7 @@ class CtcModelImpl : public torch::nn::Module {
 };
 TORCH_MODULE(CtcModel);
 
-// Builds from a training config (vocab from config.vocab, or from `texts` when it is empty); loads
+// Builds from a training config (vocab from config.vocab, or from `texts` and config.units when it is empty); loads
 // config.encoder.weights into the encoder when set.
 CtcModel CreateCtcModel(const CtcModelConfig& config, const std::vector<std::string>& texts = {});
 // The model folder `dir` names: `dir` itself when it holds config.json, else the best (then last) checkpoint of a

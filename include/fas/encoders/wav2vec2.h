@@ -6,6 +6,12 @@
 //   do_stable_layer_norm   false: post-LN layers, LayerNorm after the positional conv ("base");
 //                          true: pre-LN layers, LayerNorm after the last layer ("large")
 //   type wavlm             gated relative position bias (bucketed; the embedding lives in layer 0, shared)
+//
+// FAS extension: `feature_extractor: fbank` replaces the conv front end by log-mel filterbank features (25 ms
+// window, 10 ms hop, `fbank_bins` Slaney mel bins, natural log), `fbank_stack` consecutive frames concatenated
+// into one (stride 10 ms x stack), feeding the same feature projection and transformer. It has no parameters of
+// its own and no HuggingFace equivalent (config.json carries it in fas_* keys). A from-scratch model learns from
+// far less audio with it than with convs on the raw waveform (docs/asr.md).
 #pragma once
 
 #include <torch/torch.h>
@@ -29,6 +35,11 @@ struct AcousticEncoderConfig {
   std::string weights;  // safetensors with HuggingFace names; empty = random initialisation
   std::string freeze = "none";       // none | feature_extractor | all
   int64_t unfreeze_after_steps = 0;  // > 0: after this many steps, all -> feature_extractor, feature_extractor -> none
+
+  std::string feature_extractor = "conv";  // conv (HuggingFace's) | fbank (FAS: log-mel, no parameters)
+  int64_t fbank_bins = 80;                 // feature_extractor: fbank
+  int64_t fbank_stack = 2;                 // feature_extractor: fbank: frames stacked into one (x 10 ms stride)
+  static constexpr int64_t kFbankWindow = 400, kFbankHop = 160;  // 25 ms / 10 ms at 16 kHz
 
   // Architecture, in HuggingFace Wav2Vec2Config's names. Defaults: a small model that trains on a laptop.
   std::vector<int64_t> conv_dim = {256, 256, 256, 256, 256, 256, 256};
@@ -69,6 +80,9 @@ struct AcousticEncoderConfig {
     v("weights", weights, "safetensors with HuggingFace tensor names; empty = random init");
     v("freeze", freeze, "none | feature_extractor | all");
     v("unfreeze_after_steps", unfreeze_after_steps, "> 0: relax freezing one step after this many steps");
+    v("feature_extractor", feature_extractor, "conv (HuggingFace) | fbank (log-mel front end, FAS extension)");
+    v("fbank_bins", fbank_bins, "feature_extractor: fbank: mel bins");
+    v("fbank_stack", fbank_stack, "feature_extractor: fbank: 10 ms frames concatenated into one");
     v("conv_dim", conv_dim);
     v("conv_kernel", conv_kernel);
     v("conv_stride", conv_stride);
@@ -100,9 +114,11 @@ struct AcousticEncoderConfig {
 
   // Throws ConfigError naming the first bad field.
   void Validate() const;
-  // Total stride and receptive field of the conv front end, in samples.
+  // Total stride and receptive field of the front end, in samples.
   int64_t FrameStride() const;
   int64_t ReceptiveField() const;
+  // Channels of one front-end frame: conv_dim.back(), or fbank_bins * fbank_stack.
+  int64_t FeatureDim() const;
 };
 
 // A HuggingFace config.json (model_type wav2vec2, hubert or wavlm) as our config; the fields it lacks take
@@ -152,6 +168,8 @@ class AcousticEncoderImpl : public EncoderModule {
 
  private:
   torch::Tensor SpecAugment(const torch::Tensor& hidden, const torch::Tensor& frame_lengths);
+  // feature_extractor: fbank: [B, T] -> [B, frames, fbank_bins * fbank_stack] (float32).
+  torch::Tensor Fbank(const torch::Tensor& waveform) const;
 
   AcousticEncoderConfig config_;
   std::string freeze_ = "none";

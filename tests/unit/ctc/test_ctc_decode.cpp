@@ -94,6 +94,25 @@ TEST(CtcVocab, BuiltFromTextsEncodesAndDecodes) {
   EXPECT_EQ(vocab.Encode("xyz"), (std::vector<int64_t>{vocab.unk_id(), vocab.unk_id(), vocab.unk_id()}));
 }
 
+TEST(CtcVocab, WordUnitsOneSymbolPerWord) {
+  fas::testing::TempDir d;
+  const auto vocab = fas::CtcVocab::FromTextWords({"The cat sat.", "the dog, the end"}, {}, 2);
+  EXPECT_TRUE(vocab.word_units());
+  EXPECT_FALSE(fas::CtcVocab::FromTexts({"The cat"}).word_units());
+  // Specials and `|` first, then the words seen at least twice ("the" only).
+  EXPECT_EQ(vocab.tokens(), (std::vector<std::string>{"<pad>", "<s>", "</s>", "<unk>", "|", "the"}));
+  const auto all = fas::CtcVocab::FromTextWords({"The cat sat.", "the dog, the end"});
+  const auto ids = all.Encode("The cat ran!");
+  ASSERT_EQ(ids.size(), 3u);
+  EXPECT_EQ(ids[2], all.unk_id());
+  EXPECT_EQ(all.Decode(ids), "the cat");
+  EXPECT_EQ(all.Decode({5, 4, 6, 6}), "cat dog dog");  // repeats are merged by the decoder, not here
+  all.Save(d / "words.json");
+  const auto loaded = fas::CtcVocab::Load(d / "words.json");
+  EXPECT_TRUE(loaded.word_units());
+  EXPECT_EQ(loaded.Encode("dog end"), all.Encode("dog end"));
+}
+
 // facebook/wav2vec2-base-960h's layout: upper-case letters, <pad> 0 ... | 4.
 TEST(CtcVocab, LoadsHuggingFaceUpperCaseVocab) {
   fas::testing::TempDir d;

@@ -132,6 +132,49 @@ TEST(CtcModel, FolderRoundTripAndTranscriberBackEnd) {
   EXPECT_THROW(fas::LoadCtcModel(d / "ctc"), fas::ModelError);  // vocab_size disagrees
 }
 
+// The log-mel front end (FAS extension): no parameters of its own, frame counts that match what it computes,
+// padding masked, and a model folder that reloads to the same model.
+TEST(CtcModel, FbankFrontEndFramesAndFolderRoundTrip) {
+  torch::manual_seed(3);
+  fas::testing::TempDir d;
+  fas::AcousticEncoderConfig enc = TinyEncoder();
+  enc.feature_extractor = "fbank";
+  enc.fbank_bins = 24;
+  enc.fbank_stack = 2;
+  EXPECT_EQ(enc.FrameStride(), 320);
+  EXPECT_EQ(enc.FeatureDim(), 48);
+  fas::CtcModel model(enc, fas::CtcVocab::FromTextWords({"ab ba c"}), 0.0);
+  model->eval();
+  for (const auto& p : model->named_parameters()) {
+    EXPECT_EQ(p.key().find("feature_extractor"), std::string::npos) << p.key();
+  }
+  const auto batch = Batch({"ab c", "ba"});
+  torch::NoGradGuard no_grad;
+  const auto out = model->forward(batch.waveform, batch.lengths);
+  // The longest utterance fills the padded frames: 1 + samples / 160 STFT frames, in whole stacks of 2.
+  const int64_t longest = batch.lengths.max().item<int64_t>();
+  EXPECT_EQ(out.logits.size(1), (1 + longest / 160) / 2);
+  EXPECT_EQ(out.frame_lengths.max().item<int64_t>(), out.logits.size(1));
+  // A shorter utterance in the batch gets the frames it would get alone.
+  const int64_t shorter = batch.lengths.min().item<int64_t>();
+  const int64_t row = batch.lengths[0].item<int64_t>() == shorter ? 0 : 1;
+  const auto alone = model->forward(batch.waveform[row].slice(0, 0, shorter).unsqueeze(0));
+  EXPECT_EQ(alone.logits.size(1), out.frame_lengths[row].item<int64_t>());
+  EXPECT_LT(out.frame_lengths[row].item<int64_t>(), out.logits.size(1));
+
+  model->SaveDir(d / "ctc");
+  const std::string hf = fas::testing::ReadFile(d / "ctc/config.json");
+  EXPECT_NE(hf.find("\"fas_feature_extractor\": \"fbank\""), std::string::npos) << hf;
+  auto loaded = fas::LoadCtcModel(d / "ctc");
+  loaded->eval();
+  EXPECT_TRUE(loaded->vocab().word_units());
+  EXPECT_TRUE(model->forward(batch.waveform, batch.lengths)
+                  .logits.equal(loaded->forward(batch.waveform, batch.lengths).logits));
+
+  enc.feature_extractor = "mfcc";
+  EXPECT_THROW(enc.Validate(), fas::ConfigError);
+}
+
 TEST(CtcModel, WaveformNormalisationTravelsWithTheFolderAndRunDirsResolve) {
   torch::manual_seed(2);
   fas::testing::TempDir d;
