@@ -32,9 +32,11 @@ for t in "${run[@]}"; do
   before=$(ls "$build/crashes" | grep "^$t-" || true)
   echo "fuzz: $t for ${seconds}s"
   rc=0
-  ASAN_OPTIONS=detect_leaks=0 "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
+  # halt_on_error: undefined behaviour is a finding (its input saved), not a line lost in the log.
+  ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
     -artifact_prefix="$build/crashes/${t}-" "$build/corpus/$t" "$root/tests/fuzz/corpus/fuzz_$t" 2>&1 |
-    { grep -E "^(#[0-9]+ *DONE|stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+==ERROR|SUMMARY)" || true; } ||
+    { grep -E "^(#[0-9]+ *DONE|stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+==ERROR|SUMMARY)|runtime error" || true; } ||
     rc=$?
   [ "$rc" = 0 ] && [ "$(ls "$build/crashes" | grep "^$t-" || true)" = "$before" ] ||
     { echo "error: fuzz_$t found a crash (exit $rc): $build/crashes" >&2; exit 1; }

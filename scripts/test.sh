@@ -17,6 +17,7 @@ if [ "$sanitize" = 1 ]; then
   export FAS_BUILD_TYPE=RelWithDebInfo
   "$root/scripts/build.sh" -DFAS_SANITIZE=ON
   export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
+  export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}  # undefined behaviour fails the test
 else
   export FAS_BUILD_DIR=${FAS_BUILD_DIR:-$root/build}
   "$root/scripts/build.sh"
