@@ -153,6 +153,7 @@ std::vector<std::string> TranscribeFiles(const std::vector<std::string>& paths, 
   CreateTranscriber(config);
   threads = std::max(1, std::min<int>(threads, static_cast<int>(paths.size())));
   std::atomic<bool> failed{false};
+  std::atomic<size_t> next{0};
   std::atomic<int64_t> cached_count{0};
   std::vector<double> decoded_seconds(threads, 0.0);
   std::mutex error_mu;
@@ -161,11 +162,10 @@ std::vector<std::string> TranscribeFiles(const std::vector<std::string>& paths, 
   const auto t0 = std::chrono::steady_clock::now();
   auto worker = [&](int t) {
     try {
-      // A fixed share per thread (every threads-th file, in order) rather than a shared queue: a pocketsphinx
-      // decoder carries search state from one utterance to the next, so each decoder must see the same files in
-      // the same order in every run for the transcripts to be reproducible.
+      // A shared queue: a transcript does not depend on which thread decodes it or what it decoded before
+      // (pocketsphinx reinitialises its decoder for every utterance).
       CachedTranscriber decoder(config);
-      for (size_t i = static_cast<size_t>(t); i < paths.size() && !failed; i += static_cast<size_t>(threads)) {
+      for (size_t i = next++; i < paths.size() && !failed; i = next++) {
         bool hit = false;
         out[i] = decoder.TranscribeFile(paths[i], &hit);
         if (hit) ++cached_count;

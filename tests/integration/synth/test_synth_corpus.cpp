@@ -172,6 +172,23 @@ TEST(TinyCorpus, SameSeedSameBytes) {
   for (const auto& [path, sum] : a) EXPECT_EQ(b.count(path) ? b.at(path) : "missing", sum) << path;
 }
 
+// Decoding again from scratch (no cache), on one thread and in another order than `fas synth` did (all splits
+// interleaved on every core) gives the same transcripts: pocketsphinx keeps no state from one utterance to the next.
+TEST(TinyCorpus, TranscriptsDoNotDependOnOrderThreadsOrCache) {
+  fas::testing::TempDir dir;
+  const auto r = fas::testing::RunFas(
+      {"transcribe", "--threads", "1", "--no-cache", "--manifest", fas::testing::TinyCorpus() + "/dev.jsonl", "--out",
+       dir / "dev.jsonl", "--set", "pocketsphinx.vocabulary=" + fas::testing::TinyCorpus() + "/asr_vocabulary.txt"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("decoded 35 "), std::string::npos) << r.out;
+  const auto original = Load("dev");
+  const auto redone = fas::ReadManifest(dir / "dev.jsonl");
+  ASSERT_EQ(redone.utterances.size(), original.utterances.size());
+  for (size_t i = 0; i < redone.utterances.size(); ++i) {
+    EXPECT_EQ(redone.utterances[i].asr_text, original.utterances[i].asr_text) << redone.utterances[i].id;
+  }
+}
+
 TEST(TinyCorpus, TranscribeFillsAsrTextAndReportsWer) {
   fas::testing::TempDir dir;
   // The settings `fas synth` used (its restricted vocabulary), so every transcript comes from the cache.
