@@ -1,11 +1,11 @@
 // `fas train` with a task: asr config (the CTC recogniser) on the tiny synthetic corpus, through the real binary:
-// the run's files, dev metrics against the untrained model's, final evaluations, and `fas transcribe --backend ctc`
-// with the trained run.
+// the run's files, the trained model recognising dev words the untrained one does not, final evaluations, and
+// `fas transcribe --backend ctc` with the trained run.
 //
-// What a test-sized run can show: a from-scratch model first learns CTC's output prior (the dev loss falls from
-// ~10 to ~3 within tens of steps) and spends its next several hundred steps emitting blanks (dev WER 100 %, measured:
-// still so after 600 steps on the tiny corpus). Recognising held-out words takes minutes on the default corpus;
-// docs/asr.md has that run's figures.
+// The shipped config (log-mel front end, characters) with a test-sized plan: 700 steps of batch 4 on 112 training
+// utterances (measured: dev WER 100 % untrained and up to step 300, 95-96 % at step 700, CER 51-54 %; about 2 min on
+// 2 shared cores). The tiny corpus's dev sentences are not among its training sentences, so these are words
+// recognised in new sentences. docs/asr.md has the default corpus's figures.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -38,14 +38,12 @@ std::vector<std::string> TrainArgs(const std::string& run) {
   return {"train",
           "--config", fas::testing::SourceDir() + "/configs/asr/ctc_small.yaml",
           "--set", "data.root=" + fas::testing::TinyCorpus(),
-          "--set", "data.batch_size=2",
-          "--set", "train.max_steps=80",
-          "--set", "train.eval_every=40",
+          "--set", "data.batch_size=4",
+          "--set", "train.epochs=100",
+          "--set", "train.max_steps=700",
+          "--set", "train.eval_every=100",
           "--set", "train.schedule=constant",
-          "--set", "train.warmup=20",
-          "--set", "train.lr=1.5e-3",
-          "--set", "train.encoder_lr=1.5e-3",
-          "--set", "model.encoder.mask_time_prob=0",
+          "--set", "train.warmup=50",
           "--run-dir", run,
           "--threads", "2"};
 }
@@ -70,8 +68,9 @@ TEST(AsrCli, TrainsBeyondTheUntrainedModelAndTranscribes) {
   EXPECT_EQ(hf.at("architectures")[0], "Wav2Vec2ForCTC");
   EXPECT_TRUE(nlohmann::json::parse(ReadFile(run + "/checkpoints/best/preprocessor_config.json")).at("do_normalize"));
 
-  // Training lowers the dev loss far below the untrained model's and never makes the dev WER worse; `best` is the
-  // evaluation with the lowest dev WER (the first of equals).
+  // Training lowers the dev loss far below the untrained model's, and the best dev WER is below the untrained
+  // model's and below 100 %: it recognises words (more correct words than insertions), not just emits nothing.
+  // `best` is the evaluation with the lowest dev WER (the first of equals).
   const auto initial = nlohmann::json::parse(ReadFile(run + "/dev_initial.json"));
   std::vector<double> dev_wer, dev_loss;
   for (const auto& j : JsonLines(run + "/metrics.jsonl")) {
@@ -79,12 +78,14 @@ TEST(AsrCli, TrainsBeyondTheUntrainedModelAndTranscribes) {
     dev_wer.push_back(j.at("wer").get<double>());
     dev_loss.push_back(j.at("loss").get<double>());
   }
-  ASSERT_EQ(dev_wer.size(), 2u);
-  std::printf("dev: untrained WER %.3f loss %.3f; after %d steps WER %.3f loss %.3f\n",
-              initial.at("wer").get<double>(), initial.at("loss").get<double>(), 80, dev_wer.back(), dev_loss.back());
-  EXPECT_LT(dev_loss.back(), 0.5 * initial.at("loss").get<double>());
+  ASSERT_EQ(dev_wer.size(), 7u);
   const double best = *std::min_element(dev_wer.begin(), dev_wer.end());
-  EXPECT_LE(best, initial.at("wer").get<double>());
+  std::printf("dev: untrained WER %.3f loss %.3f; after %d steps WER %.3f loss %.3f; best WER %.3f\n",
+              initial.at("wer").get<double>(), initial.at("loss").get<double>(), 700, dev_wer.back(), dev_loss.back(),
+              best);
+  EXPECT_LT(dev_loss.back(), 0.5 * initial.at("loss").get<double>());
+  EXPECT_LT(best, initial.at("wer").get<double>());
+  EXPECT_LT(best, 1.0);
 
   // The final evaluation of `dev` uses `best`: the same WER as its dev evaluation during training.
   const auto dev = nlohmann::json::parse(ReadFile(run + "/eval/dev/results.json"));
