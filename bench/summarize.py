@@ -29,7 +29,8 @@ def main():
     p.add_argument("--out", required=True)
     p.add_argument("--command", default="bench/run.sh")
     a = p.parse_args()
-    rows = [json.loads(line) for line in open(os.path.join(a.work, "results.jsonl")) if line.strip()]
+    # A benchmark's stdout also carries the trainer's log lines; the results are the JSON objects.
+    rows = [json.loads(line) for line in open(os.path.join(a.work, "results.jsonl")) if line.startswith("{")]
     meta = next(r for r in rows if r.get("meta"))
     gflops_limit = meta["matmul_gflops"]
     loads = {(r["bench"], r["event"]): r["load"] for r in rows if "event" in r}
@@ -103,7 +104,7 @@ def main():
         add_flops(label, case, g / 1e9, ours, peer)
 
     # 4: extraction, whole processes.
-    ext = [r for r in rows if r.get("bench") == "extract"]
+    ext = [r for r in rows if r.get("bench") == "extract" and "wall_s" in r]  # not the start / end marks
     if ext:
         audio = float(ext[0]["audio_seconds"])
         ours = statistics.median(r["wall_s"] for r in ext if r["impl"] == "fas")
