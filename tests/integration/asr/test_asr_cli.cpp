@@ -12,9 +12,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "fas/io/safetensors.h"
 #include "support/test_support.h"
 
 namespace fs = std::filesystem;
@@ -116,6 +118,47 @@ TEST(AsrCli, TrainsBeyondTheUntrainedModelAndTranscribes) {
   r = RunFas(changed);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("differs"), std::string::npos) << r.err;
+}
+
+// task: asr can start from a pretrained HuggingFace encoder (config.json + model.safetensors, as a hub model ships
+// them): after two steps at a negligible learning rate the checkpoint holds the pretrained tensors, under
+// Wav2Vec2ForCTC's names, next to a new lm_head.
+TEST(AsrCli, StartsFromAPretrainedHuggingFaceEncoder) {
+  TempDir d;
+  const std::string run = d / "run";
+  const std::string hf = fas::testing::SourceDir() + "/tests/fixtures/acoustic/wav2vec2_postln_group";
+  const auto r = RunFas({"train",
+                         "--config",
+                         fas::testing::SourceDir() + "/configs/asr/ctc_small.yaml",
+                         "--set",
+                         "data.root=" + fas::testing::TinyCorpus(),
+                         "--set",
+                         "model.encoder.hf_config=" + hf + "/config.json",
+                         "--set",
+                         "model.encoder.weights=" + hf + "/model.safetensors",
+                         "--set",
+                         "train.max_steps=2",
+                         "--set",
+                         "train.lr=1e-12",
+                         "--set",
+                         "train.encoder_lr=1e-12",
+                         "--set",
+                         "eval=[]",
+                         "--run-dir",
+                         run,
+                         "--threads",
+                         "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::map<std::string, torch::Tensor> trained;
+  for (const auto& [name, t] : fas::ReadSafeTensors(run + "/checkpoints/last/model.safetensors")) trained[name] = t;
+  const auto pretrained = fas::ReadSafeTensors(hf + "/model.safetensors");
+  ASSERT_FALSE(pretrained.empty());
+  for (const auto& [name, t] : pretrained) {
+    const std::string key = "wav2vec2." + name;
+    ASSERT_EQ(trained.count(key), 1u) << key;
+    EXPECT_LT((trained.at(key) - t).abs().max().item<double>(), 1e-9) << name;
+  }
+  EXPECT_EQ(trained.count("lm_head.weight"), 1u);
 }
 
 }  // namespace
