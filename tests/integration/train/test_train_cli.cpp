@@ -143,7 +143,8 @@ TEST(TrainCli, SigtermSavesAndResumeCompletes) {
   kill(pid, SIGTERM);
   int status = 0;
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status)) << "killed instead of a clean exit";
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status) << " instead of a clean exit; stderr:\n"
+                                 << ReadFile(run + ".stderr");
   EXPECT_EQ(WEXITSTATUS(status), 130) << ReadFile(run + ".stderr");
   const auto state = nlohmann::json::parse(ReadFile(run + "/checkpoints/last/trainer_state.json"));
   const int stopped_at = state.at("step").get<int>();
