@@ -152,7 +152,6 @@ std::vector<std::string> TranscribeFiles(const std::vector<std::string>& paths, 
   // The config is checked once, here, before any thread starts.
   CreateTranscriber(config);
   threads = std::max(1, std::min<int>(threads, static_cast<int>(paths.size())));
-  std::atomic<bool> failed{false};
   std::atomic<size_t> next{0};
   std::atomic<int64_t> cached_count{0};
   std::vector<double> decoded_seconds(threads, 0.0);
@@ -165,7 +164,7 @@ std::vector<std::string> TranscribeFiles(const std::vector<std::string>& paths, 
       // A shared queue: a transcript does not depend on which thread decodes it or what it decoded before
       // (pocketsphinx reinitialises its decoder for every utterance).
       CachedTranscriber decoder(config);
-      for (size_t i = next++; i < paths.size() && !failed; i = next++) {
+      for (size_t i = next++; i < paths.size(); i = next++) {
         bool hit = false;
         out[i] = decoder.TranscribeFile(paths[i], &hit);
         if (hit) ++cached_count;
@@ -175,7 +174,7 @@ std::vector<std::string> TranscribeFiles(const std::vector<std::string>& paths, 
     } catch (...) {
       std::lock_guard<std::mutex> lock(error_mu);
       if (!error) error = std::current_exception();
-      failed = true;  // the other threads stop at their next file
+      next = paths.size();  // the other threads stop at their next file
     }
   };
   std::vector<std::thread> pool;
