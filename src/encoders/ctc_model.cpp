@@ -211,13 +211,15 @@ LoadReport CtcModelImpl::LoadWeights(const std::string& path) {
   return LoadStateDict(*this, path, map);
 }
 
+CtcVocab CtcVocabFromTexts(const CtcModelConfig& config, const std::vector<std::string>& texts) {
+  return config.units == "word" ? CtcVocab::FromTextWords(texts, config.normalization, config.word_min_count)
+                                : CtcVocab::FromTexts(texts, config.normalization);
+}
+
 CtcModel CreateCtcModel(const CtcModelConfig& config, const std::vector<std::string>& texts) {
   config.Validate();
   const AcousticEncoderConfig encoder = ResolveAcousticConfig(config.encoder);
-  CtcVocab vocab = !config.vocab.empty() ? CtcVocab::Load(config.vocab)
-                   : config.units == "word"
-                       ? CtcVocab::FromTextWords(texts, config.normalization, config.word_min_count)
-                       : CtcVocab::FromTexts(texts, config.normalization);
+  CtcVocab vocab = config.vocab.empty() ? CtcVocabFromTexts(config, texts) : CtcVocab::Load(config.vocab);
   CtcModel model(encoder, std::move(vocab), config.final_dropout, config.normalization);
   if (!encoder.weights.empty()) model->encoder().LoadWeights(encoder.weights);
   model->encoder().SetFreeze(encoder.freeze);

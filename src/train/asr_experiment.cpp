@@ -312,10 +312,7 @@ TrainSummary TrainAsrExperiment(AsrExperimentConfig cfg, const TrainRunOptions& 
     std::vector<std::string> texts;
     for (const auto& u : train->utterances()) texts.push_back(ReferenceText(u, cfg.data.loader.text_field));
     cfg.model.vocab = run_dir + "/vocab.json";
-    const CtcVocab vocab = cfg.model.units == "word"
-                               ? CtcVocab::FromTextWords(texts, cfg.model.normalization, cfg.model.word_min_count)
-                               : CtcVocab::FromTexts(texts, cfg.model.normalization);
-    vocab.Save(cfg.model.vocab);
+    CtcVocabFromTexts(cfg.model, texts).Save(cfg.model.vocab);
   }
   if (!options.resume) WriteFileAtomic(run_dir + "/config.yaml", ConfigToString(cfg));
 

@@ -92,6 +92,8 @@ class CtcModelImpl : public torch::nn::Module {
 };
 TORCH_MODULE(CtcModel);
 
+// The vocabulary config.units asks for, built from the training texts (characters or words).
+CtcVocab CtcVocabFromTexts(const CtcModelConfig& config, const std::vector<std::string>& texts);
 // Builds from a training config (vocab from config.vocab, or from `texts` and config.units when it is empty); loads
 // config.encoder.weights into the encoder when set.
 CtcModel CreateCtcModel(const CtcModelConfig& config, const std::vector<std::string>& texts = {});
