@@ -6,6 +6,7 @@
 #include "fas/config/binder.h"
 #include "fas/core/error.h"
 #include "fas/train/feature_cache.h"
+#include "fas/train/ser_dataset.h"
 
 namespace fas {
 
@@ -28,9 +29,7 @@ void ExperimentConfig::Validate() const {
   train.Validate();
   if (data.train.empty()) throw ConfigError("data.train must name the training manifest");
   if (data.dev.empty()) throw ConfigError("data.dev must name the dev manifest (evaluation during training)");
-  if (data.label_field != "label" && data.label_field != "text_label") {
-    throw ConfigError("data.label_field '" + data.label_field + "' is unknown; use label or text_label");
-  }
+  ValidateLabelField(data.label_field);
   try {
     data.loader.Validate();
   } catch (const ConfigError& e) {

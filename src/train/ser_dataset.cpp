@@ -8,6 +8,12 @@
 
 namespace fas {
 
+void ValidateLabelField(const std::string& field) {
+  if (field != "label" && field != "text_label") {
+    throw ConfigError("data.label_field '" + field + "' is unknown; use label or text_label");
+  }
+}
+
 SerDataset::SerDataset(const std::string& manifest, const LabelSet& labels, const SerDatasetOptions& options) {
   if (options.text_field != "text" && options.text_field != "asr_text" && !options.text_field.empty()) {
     throw ConfigError("model.semantic.text_field '" + options.text_field + "' is unknown; use asr_text or text");
@@ -16,9 +22,7 @@ SerDataset::SerDataset(const std::string& manifest, const LabelSet& labels, cons
   d.labels = labels;
   d.label_map = options.label_map;
   d.manifest.skip_bad = options.skip_bad;
-  if (options.label_field != "label" && options.label_field != "text_label") {
-    throw ConfigError("data.label_field '" + options.label_field + "' is unknown; use label or text_label");
-  }
+  ValidateLabelField(options.label_field);
   Manifest m = ReadManifest(manifest, d.manifest);
   if (options.label_field == "text_label") {
     for (Utterance& u : m.utterances) {

@@ -27,6 +27,9 @@ struct SerDatasetOptions {
   const LabelMap* label_map = nullptr;
 };
 
+// Throws ConfigError unless `field` is one of the fields a run can learn: label or text_label.
+void ValidateLabelField(const std::string& field);
+
 class SerDataset {
  public:
   SerDataset(const std::string& manifest, const LabelSet& labels, const SerDatasetOptions& options);
