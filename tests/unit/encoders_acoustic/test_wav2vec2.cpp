@@ -76,6 +76,33 @@ INSTANTIATE_TEST_SUITE_P(Acoustic, Parity,
                                            "hubert_postln_layer_noprojln", "hubert_preln_group",
                                            "wavlm_postln_group", "wavlm_preln_layer"));
 
+// The inference path caches tensors derived from the weights (folded weight norm, fused and scaled QKV, oneDNN-packed
+// matrices); after the weights change in place, as an optimiser step changes them, it must compute with the new
+// values.
+TEST(Wav2Vec2, InferenceCachesFollowWeightUpdates) {
+  auto enc = LoadVariant("wavlm_postln_group");
+  fas::SafeTensorsFile io(Fixture("wavlm_postln_group", "io.safetensors"));
+  const auto waveform = io.Get("waveform"), lengths = io.Get("lengths"), frames = io.Get("frame_lengths");
+  auto infer = [&] {
+    c10::InferenceMode guard;
+    return enc->forward(waveform, lengths).last_hidden_state();
+  };
+  const auto before = infer();
+  torch::manual_seed(3);
+  {
+    torch::NoGradGuard guard;
+    for (auto& p : enc->parameters()) p.add_(torch::randn_like(p) * 0.05);
+  }
+  const auto after = infer();
+  torch::Tensor live;
+  {
+    torch::NoGradGuard guard;
+    live = enc->forward(waveform, lengths).last_hidden_state();
+  }
+  EXPECT_GT(MaxAbsValid(after, before, frames), 1e-2);
+  EXPECT_LT(MaxAbsValid(after, live, frames), 1e-4);
+}
+
 TEST(Wav2Vec2, CheckpointHeadsAreSkippedOnPurposeAndSpellingsMap) {
   fas::LoadReport report;
   LoadVariant("wav2vec2_preln_layer", &report);  // prefix wav2vec2., parametrizations.* spelling, CTC head
