@@ -55,6 +55,15 @@ void WriteFile(const std::string& path, const std::string& content) {
   out << content;
 }
 
+std::vector<nlohmann::json> JsonLines(const std::string& path) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  }
+  return out;
+}
+
 namespace {
 std::string Drain(int fd) {
   std::string s;

@@ -1,6 +1,7 @@
 // Shared test helpers: a temporary folder that cleans itself up, and running the real `fas` binary.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -36,5 +37,7 @@ std::string FasBinary();
 std::string SourceDir();  // the repository root
 std::string ReadFile(const std::string& path);
 void WriteFile(const std::string& path, const std::string& content);
+// The records of a JSON-lines file (metrics.jsonl, a manifest, predictions.jsonl); blank lines skipped.
+std::vector<nlohmann::json> JsonLines(const std::string& path);
 
 }  // namespace fas::testing

@@ -23,6 +23,7 @@
 #include "support/test_support.h"
 
 namespace fs = std::filesystem;
+using fas::testing::JsonLines;
 using fas::testing::ReadFile;
 using fas::testing::RunFas;
 using fas::testing::RunProgram;
@@ -32,15 +33,6 @@ using fas::testing::WriteFile;
 namespace {
 
 constexpr int kSteps = 8, kEvalEvery = 2;
-
-std::vector<nlohmann::json> JsonLines(const std::string& path) {
-  std::vector<nlohmann::json> out;
-  std::ifstream in(path);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
-  }
-  return out;
-}
 
 // One thread: the trainer's claim of bitwise-equal resumed runs holds there.
 std::vector<std::string> TrainArgs(const std::string& run) {

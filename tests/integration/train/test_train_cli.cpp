@@ -15,20 +15,12 @@
 #include "support/test_support.h"
 
 namespace fs = std::filesystem;
+using fas::testing::JsonLines;
 using fas::testing::ReadFile;
 using fas::testing::RunFas;
 using fas::testing::TempDir;
 
 namespace {
-
-std::vector<nlohmann::json> JsonLines(const std::string& path) {
-  std::vector<nlohmann::json> out;
-  std::ifstream in(path);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
-  }
-  return out;
-}
 
 std::vector<std::string> TrainArgs(const std::string& run, const std::string& cache) {
   return {"train",
