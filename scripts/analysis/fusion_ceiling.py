@@ -5,8 +5,8 @@ Bayes fusion: the voice-only model (acoustic_only) and the words-only model (tex
 by Bayes' rule under the training set's joint distribution of voice label and words' emotion:
     P(y | a, t)  ~  P(y | a) * sum_e P(e | t) P(e | y)        (uniform class priors, a and t independent given y)
 It is what an ideal head over the same two streams does if it fits the training distribution: with 75 % of
-training congruent, it follows the words unless the voice is clear. A head far above it on conflict.jsonl trusts
-the voice more than training data warrants (and pays on congruent speech), one far below follows the words more.
+training congruent, it follows the words unless the voice is clear. The same with the words' true emotion
+(text_label) in place of text_emotion's reading is the ideal for a head that reads the words perfectly.
 
 Paired comparison (--compare A B): per utterance of conflict.jsonl, over all seeds, how often A is right where B
 is wrong and the reverse, with McNemar's test (continuity corrected), so a gap is judged against the utterances the
@@ -75,6 +75,7 @@ def main():
     a = p.parse_args()
 
     fused = {s: [] for s in SPLITS}
+    fused_true_words = {s: [] for s in SPLITS}
     table = prior = None
     for seed in a.seeds:
         for split in SPLITS:
@@ -83,15 +84,20 @@ def main():
             labels = list(next(iter(voice.values()))["probs"])
             if table is None:
                 table, prior = words_given_voice(os.path.join(a.corpus, "train.jsonl"), labels)
-            right = 0
+            truth = {u["id"]: u.get("text_label", "") for u in read_jsonl(os.path.join(a.corpus, f"{split}.jsonl"))}
+            right = right_true_words = 0
             for uid, v in voice.items():
                 t = words[uid]["probs"]
                 post = {y: v["probs"][y] * sum(t[e] * table[y][e] for e in labels) for y in labels}
                 right += max(post, key=post.get) == v["label"]
+                if truth.get(uid) in labels:
+                    post = {y: v["probs"][y] * table[y][truth[uid]] for y in labels}
+                    right_true_words += max(post, key=post.get) == v["label"]
             fused[split].append(100.0 * right / len(voice))
+            fused_true_words[split].append(100.0 * right_true_words / len(voice))
     print(f"training: words' emotion = voice's emotion in {100 * prior:.1f} % of utterances")
     print(f"{'model':24s} {'conflict ACC':>22s} {'test ACC':>22s}")
-    rows = [("bayes_fusion", fused)]
+    rows = [("bayes_fusion", fused), ("bayes_fusion_true_words", fused_true_words)]
     for model in ("acoustic_only", "concat", "gated", "cross_attention", "fas_random_select", "fas_full_attention",
                   "fas"):
         if all(os.path.isdir(os.path.join(a.runs, model, f"seed{s}")) for s in a.seeds):
