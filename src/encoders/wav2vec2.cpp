@@ -52,34 +52,58 @@ torch::Tensor Linear(const torch::nn::Linear& layer, const torch::Tensor& x) {
   return torch::linear(x, layer->weight, layer->bias);
 }
 
+// The oneDNN paths below keep weights in oneDNN's own layout, derived once: inference only, float32 on the CPU.
+bool OneDnnInference(const torch::Tensor& x) {
+  return c10::InferenceMode::is_enabled() && at::hasMKLDNN() && x.device().is_cpu() &&
+         x.scalar_type() == torch::kFloat32;
+}
+
 // y = x W^T + b for x [..., in], as Linear. Under InferenceMode, for few rows (one utterance of a few seconds),
-// the product runs instead as oneDNN's 1x1 convolution over [1, in, 1, rows] with the weight reordered once into
-// oneDNN's blocked layout and cached. OpenBLAS repacks the whole weight matrix on every call, which dominates when
-// 49 rows meet a 768 x 3072 matrix fresh from memory: the 48 transformer products of wav2vec2-base at 49 rows took
-// 125 -> 95 ms at one thread this way; at 400-500 rows OpenBLAS was 4-8 % faster, the two even at about 200.
+// the product runs instead as oneDNN's 1x1 convolution over [1, in, 1, rows] ("columns": one column a row of x)
+// with the weight reordered once into oneDNN's blocked layout and cached. OpenBLAS repacks the whole weight matrix
+// on every call, which dominates when 49 rows meet a 768 x 3072 matrix fresh from memory: the 48 transformer
+// products of wav2vec2-base at 49 rows took 125 -> 95 ms at one thread this way; at 400-500 rows OpenBLAS was
+// 4-8 % faster, the two even at about 200. Callers that chain products (attention, feed-forward) stay in columns
+// between them instead of transposing back to rows each time.
 class PackedLinear {
  public:
   static constexpr int64_t kMaxRows = 160;
 
-  // `sources`: the parameters `weight` derives from (the packed copy is rebuilt when one of them changes).
-  torch::Tensor operator()(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
-                           const std::vector<torch::Tensor>& sources) {
-    const int64_t in = weight.size(1), out = weight.size(0), rows = x.numel() / std::max<int64_t>(in, 1);
-    if (!c10::InferenceMode::is_enabled() || rows > kMaxRows || rows == 0 || !at::hasMKLDNN() || !x.device().is_cpu() ||
-        x.scalar_type() != torch::kFloat32 || weight.scalar_type() != torch::kFloat32) {
-      return torch::linear(x, weight, bias);
-    }
-    const auto& packed = packed_.Get(sources, [&] {
-      return at::mkldnn_reorder_conv2d_weight(weight.reshape({out, in, 1, 1}).to_mkldnn(), {0, 0}, {1, 1}, {1, 1}, 1);
-    });
-    auto columns = x.reshape({rows, in}).t().contiguous().view({1, in, 1, rows}).to_mkldnn();
-    auto y = at::mkldnn_convolution(columns, packed, bias, {0, 0}, {1, 1}, {1, 1}, 1).to_dense();
-    auto sizes = x.sizes().vec();
-    sizes.back() = out;
-    return y.view({out, rows}).t().contiguous().view(sizes);
+  // Whether the oneDNN path runs for x [..., in].
+  static bool Applies(const torch::Tensor& x) {
+    const int64_t rows = x.numel() / std::max<int64_t>(x.size(-1), 1);
+    return rows > 0 && rows <= kMaxRows && OneDnnInference(x);
   }
+  // x [..., in] -> oneDNN tensor [1, in, 1, rows].
+  static torch::Tensor ToColumns(const torch::Tensor& x) {
+    const int64_t in = x.size(-1), rows = x.numel() / in;
+    return x.reshape({rows, in}).t().contiguous().view({1, in, 1, rows}).to_mkldnn();
+  }
+  // [1, out, 1, rows] (dense or oneDNN) -> [..., out] with the leading sizes of `like`: a transposed view.
+  static torch::Tensor FromColumns(const torch::Tensor& y, const torch::Tensor& like) {
+    auto dense = y.is_mkldnn() ? y.to_dense() : y;
+    auto sizes = like.sizes().vec();
+    sizes.back() = dense.size(1);
+    return dense.view({dense.size(1), dense.size(3)}).t().view(sizes);
+  }
+
+  // columns [1, in, 1, rows] -> [1, out, 1, rows]; oneDNN in, oneDNN out. `sources`: the parameters `weight`
+  // derives from (the packed copy is rebuilt when one of them changes).
+  torch::Tensor Columns(const torch::Tensor& columns, const torch::Tensor& weight, const torch::Tensor& bias,
+                        const std::vector<torch::Tensor>& sources) {
+    const auto& packed = packed_.Get(sources, [&] {
+      return at::mkldnn_reorder_conv2d_weight(weight.reshape({weight.size(0), weight.size(1), 1, 1}).to_mkldnn(),
+                                              {0, 0}, {1, 1}, {1, 1}, 1);
+    });
+    return at::mkldnn_convolution(columns, packed, bias, {0, 0}, {1, 1}, {1, 1}, 1);
+  }
+  torch::Tensor Columns(const torch::nn::Linear& layer, const torch::Tensor& columns) {
+    return Columns(columns, layer->weight, layer->bias, {layer->weight});
+  }
+
   torch::Tensor operator()(const torch::nn::Linear& layer, const torch::Tensor& x) {
-    return (*this)(x, layer->weight, layer->bias, {layer->weight});
+    if (!Applies(x)) return Linear(layer, x);
+    return FromColumns(Columns(layer, ToColumns(x)), x).contiguous();
   }
 
  private:
@@ -105,12 +129,26 @@ class ConvLayerImpl : public torch::nn::Module {
     if (layer_norm) x = layer_norm(x.transpose(1, 2)).transpose(1, 2);
     return Activation(activation_, x);
   }
+
+  // Whether ForwardOneDnn can run this layer: no norm, an activation oneDNN tensors support.
+  bool OneDnnCapable() const { return !group_norm && !layer_norm && (activation_ == "gelu" || activation_ == "relu"); }
+  // forward on a oneDNN tensor [B, C, 1, T] in oneDNN's blocked layout, returned in it: consecutive layers then
+  // pass activations on without reordering them to and from [B, C, T], and the weight is reordered once.
+  torch::Tensor ForwardOneDnn(const torch::Tensor& x) {
+    const int64_t stride = (*conv->options.stride())[0];
+    const auto& packed = packed_.Get({conv->weight}, [&] {
+      return at::mkldnn_reorder_conv2d_weight(conv->weight.unsqueeze(2).to_mkldnn(), {0, 0}, {1, stride}, {1, 1}, 1);
+    });
+    auto y = at::mkldnn_convolution(x, packed, conv->bias, {0, 0}, {1, stride}, {1, 1}, 1);
+    return activation_ == "gelu" ? torch::gelu(y) : torch::relu(y);
+  }
   torch::nn::Conv1d conv{nullptr};
   torch::nn::GroupNorm group_norm{nullptr};
   torch::nn::LayerNorm layer_norm{nullptr};
 
  private:
   std::string activation_;
+  DerivedCache packed_;
 };
 TORCH_MODULE(ConvLayer);
 
@@ -126,7 +164,22 @@ class FeatureEncoderImpl : public torch::nn::Module {
   }
   torch::Tensor forward(const torch::Tensor& waveform) {  // [B, T] -> [B, C, T']
     torch::Tensor x = waveform.unsqueeze(1);
-    for (auto& layer : *conv_layers) x = layer->as<ConvLayerImpl>()->forward(x);
+    // Under inference, the tail of layers without a norm (all but the first in group mode) runs on oneDNN
+    // tensors: 1 s of audio at one thread, 61 -> 56 ms for wav2vec2-base's seven convs, bit-identical.
+    size_t tail = conv_layers->size();
+    if (OneDnnInference(x)) {
+      while (tail > 0 && conv_layers[tail - 1]->as<ConvLayerImpl>()->OneDnnCapable()) --tail;
+    }
+    for (size_t i = 0; i < conv_layers->size(); ++i) {
+      auto* layer = conv_layers[i]->as<ConvLayerImpl>();
+      if (i < tail) {
+        x = layer->forward(x);
+        continue;
+      }
+      if (i == tail) x = x.unsqueeze(2).to_mkldnn();
+      x = layer->ForwardOneDnn(x);
+      if (i + 1 == conv_layers->size()) x = x.to_dense().squeeze(2);
+    }
     return x;
   }
   torch::nn::ModuleList conv_layers{nullptr};
@@ -250,19 +303,12 @@ class AttentionImpl : public torch::nn::Module {
 
   // x [B, T, D]; mask_bias [B, 1, 1, T] additive or undefined; position_bias [H, T, T] (WavLM) or undefined.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask_bias, const torch::Tensor& position_bias) {
+    if (PackedLinear::Applies(x)) return ForwardColumns(x, mask_bias, position_bias);
     const int64_t b = x.size(0), t = x.size(1), d = x.size(2);
     torch::Tensor q, k, v;
     if (c10::InferenceMode::is_enabled()) {
-      // One matmul for q, k and v, with the 1/sqrt(head_dim) scale folded into q's rows.
-      const auto& w = qkv_weight_.Get({q_proj->weight, k_proj->weight, v_proj->weight}, [&] {
-        return torch::cat({q_proj->weight * Scale(), k_proj->weight, v_proj->weight});
-      });
-      const auto& bias = qkv_bias_.Get({q_proj->bias, k_proj->bias, v_proj->bias}, [&] {
-        return torch::cat({q_proj->bias * Scale(), k_proj->bias, v_proj->bias});
-      });
-      auto qkv = qkv_linear_(x, w, bias, {q_proj->weight, k_proj->weight, v_proj->weight})
-                     .view({b, t, 3, heads_, head_dim_})
-                     .permute({2, 0, 3, 1, 4});
+      auto qkv =
+          torch::linear(x, FusedWeight(), FusedBias()).view({b, t, 3, heads_, head_dim_}).permute({2, 0, 3, 1, 4});
       q = qkv[0];
       k = qkv[1];
       v = qkv[2];
@@ -271,7 +317,36 @@ class AttentionImpl : public torch::nn::Module {
       k = Linear(k_proj, x).view({b, t, heads_, head_dim_}).transpose(1, 2);
       v = Linear(v_proj, x).view({b, t, heads_, head_dim_}).transpose(1, 2);
     }
-    auto scores = torch::matmul(q, k.transpose(-2, -1));  // [B, H, T, T]
+    auto scores = AddBiases(torch::matmul(q, k.transpose(-2, -1)), x, mask_bias, position_bias);
+    auto probs = torch::dropout(torch::softmax(scores, -1), dropout_, is_training());
+    auto out = torch::matmul(probs, v).transpose(1, 2).reshape({b, t, d});
+    return Linear(out_proj, out);
+  }
+
+  torch::nn::Linear k_proj{nullptr}, v_proj{nullptr}, q_proj{nullptr}, out_proj{nullptr};
+  torch::Tensor gru_rel_pos_const;
+  torch::nn::Linear gru_rel_pos_linear{nullptr};
+  torch::nn::Embedding rel_attn_embed{nullptr};
+
+ private:
+  double Scale() const { return 1.0 / std::sqrt(static_cast<double>(head_dim_)); }
+
+  // q, k and v as one matrix, with the 1/sqrt(head_dim) scale folded into q's rows (inference only).
+  const torch::Tensor& FusedWeight() {
+    return qkv_weight_.Get({q_proj->weight, k_proj->weight, v_proj->weight}, [&] {
+      return torch::cat({q_proj->weight * Scale(), k_proj->weight, v_proj->weight});
+    });
+  }
+  const torch::Tensor& FusedBias() {
+    return qkv_bias_.Get({q_proj->bias, k_proj->bias, v_proj->bias}, [&] {
+      return torch::cat({q_proj->bias * Scale(), k_proj->bias, v_proj->bias});
+    });
+  }
+
+  // scores [B, H, T, T] plus WavLM's gated position bias and the padding mask.
+  torch::Tensor AddBiases(torch::Tensor scores, const torch::Tensor& x, const torch::Tensor& mask_bias,
+                          const torch::Tensor& position_bias) {
+    const int64_t b = x.size(0), t = x.size(1);
     if (position_bias.defined()) {
       // The gate depends on the layer's input: gate = a * (b * const - 1) + 2, a and b from its projection.
       auto proj = gru_rel_pos_linear(x.reshape({b, t, heads_, head_dim_}).transpose(1, 2));  // [B, H, T, 8]
@@ -282,18 +357,32 @@ class AttentionImpl : public torch::nn::Module {
       scores = scores + gate * position_bias.unsqueeze(0);
     }
     if (mask_bias.defined()) scores = scores + mask_bias;
-    auto probs = torch::dropout(torch::softmax(scores, -1), dropout_, is_training());
-    auto out = torch::matmul(probs, v).transpose(1, 2).reshape({b, t, d});
-    return out_linear_(out_proj, out);
+    return scores;
   }
 
-  torch::nn::Linear k_proj{nullptr}, v_proj{nullptr}, q_proj{nullptr}, out_proj{nullptr};
-  torch::Tensor gru_rel_pos_const;
-  torch::nn::Linear gru_rel_pos_linear{nullptr};
-  torch::nn::Embedding rel_attn_embed{nullptr};
+  // forward in PackedLinear's columns: q, k and v come out of their product transposed, [H, head_dim, T] a row
+  // of the batch, which is the layout k^T needs as it is; the attention output is computed transposed as well
+  // (v^T probs^T), which is the out projection's input layout, so no copy sits between the three products.
+  torch::Tensor ForwardColumns(const torch::Tensor& x, const torch::Tensor& mask_bias,
+                               const torch::Tensor& position_bias) {
+    const int64_t b = x.size(0), t = x.size(1), d = x.size(2), bh = b * heads_;
+    auto qkv = qkv_linear_
+                   .Columns(PackedLinear::ToColumns(x), FusedWeight(), FusedBias(),
+                            {q_proj->weight, k_proj->weight, v_proj->weight})
+                   .to_dense()
+                   .view({3, heads_, head_dim_, b, t});
+    auto part = [&](int64_t i) {  // [B * H, head_dim, T]
+      return b == 1 ? qkv[i].view({bh, head_dim_, t}) : qkv[i].permute({2, 0, 1, 3}).reshape({bh, head_dim_, t});
+    };
+    const auto qt = part(0), kt = part(1), vt = part(2);
+    auto scores = AddBiases(torch::bmm(qt.transpose(1, 2), kt).view({b, heads_, t, t}), x, mask_bias, position_bias);
+    auto probs = torch::softmax(scores, -1).view({bh, t, t});
+    auto out_t = torch::bmm(vt, probs.transpose(1, 2));  // [B * H, head_dim, T]
+    auto columns =
+        b == 1 ? out_t.view({1, d, 1, t}) : out_t.view({b, d, t}).permute({1, 0, 2}).reshape({1, d, 1, b * t});
+    return PackedLinear::FromColumns(out_linear_.Columns(out_proj, columns.to_mkldnn()), x);
+  }
 
- private:
-  double Scale() const { return 1.0 / std::sqrt(static_cast<double>(head_dim_)); }
   int64_t heads_, head_dim_;
   double dropout_;
   int64_t num_buckets_, max_distance_;
@@ -310,8 +399,14 @@ class FeedForwardImpl : public torch::nn::Module {
     output_dense = register_module("output_dense", torch::nn::Linear(c.intermediate_size, c.hidden_size));
   }
   torch::Tensor forward(const torch::Tensor& x) {
-    auto h = torch::dropout(Activation(act_, intermediate_(intermediate_dense, x)), activation_dropout_, is_training());
-    return torch::dropout(output_(output_dense, h), hidden_dropout_, is_training());
+    if (PackedLinear::Applies(x) && (act_ == "gelu" || act_ == "relu")) {
+      // Both products and the activation on oneDNN tensors in columns (inference: no dropout).
+      auto h = intermediate_.Columns(intermediate_dense, PackedLinear::ToColumns(x));
+      h = act_ == "gelu" ? torch::gelu(h) : torch::relu(h);
+      return PackedLinear::FromColumns(output_.Columns(output_dense, h), x);
+    }
+    auto h = torch::dropout(Activation(act_, Linear(intermediate_dense, x)), activation_dropout_, is_training());
+    return torch::dropout(Linear(output_dense, h), hidden_dropout_, is_training());
   }
   torch::nn::Linear intermediate_dense{nullptr}, output_dense{nullptr};
 

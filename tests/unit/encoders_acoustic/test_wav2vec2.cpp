@@ -73,8 +73,8 @@ TEST_P(Parity, EveryHiddenStateMatchesTheReference) {
 
 INSTANTIATE_TEST_SUITE_P(Acoustic, Parity,
                          ::testing::Values("wav2vec2_postln_group", "wav2vec2_preln_layer",
-                                           "hubert_postln_layer_noprojln", "hubert_preln_group",
-                                           "wavlm_postln_group", "wavlm_preln_layer"));
+                                           "hubert_postln_layer_noprojln", "hubert_preln_group", "wavlm_postln_group",
+                                           "wavlm_preln_layer"));
 
 // The inference path caches tensors derived from the weights (folded weight norm, fused and scaled QKV, oneDNN-packed
 // matrices); after the weights change in place, as an optimiser step changes them, it must compute with the new
