@@ -2,7 +2,8 @@
 """The Python peer of bench_encoder: torchaudio's wav2vec2_base() forward under torch.inference_mode().
 
 Loads the same safetensors (HuggingFace names) the C++ side loads; with --make-weights, first writes one from a
-randomly initialised wav2vec2_base(). Prints one JSON line a (seconds, batch) case, as bench_encoder does.
+randomly initialised wav2vec2_base(). Prints one JSON line a (seconds, batch) case, as bench_encoder does (wall
+times and process CPU times).
 Run with /usr/bin/python3 (Debian's torch 1.13.1 / torchaudio 0.13.1).
 """
 import argparse
@@ -79,17 +80,20 @@ def main():
         for seconds in [float(s) for s in a.seconds.split(",")]:
             for batch in [int(b) for b in a.batch.split(",")]:
                 wave = torch.randn(batch, int(seconds * 16000)) * 0.1
-                ms = []
+                ms, cpu_ms = [], []
                 for r in range(a.warmup + a.repeats):
                     if r == a.warmup and a.profile and prof is None:
                         prof = torch.autograd.profiler.profile().__enter__()
-                    t0 = time.perf_counter()
+                    t0, c0 = time.perf_counter(), time.process_time()
                     model(wave)
+                    c = (time.process_time() - c0) * 1000
                     t = (time.perf_counter() - t0) * 1000
                     if r >= a.warmup:
                         ms.append(t)
+                        cpu_ms.append(c)
                 print(json.dumps({"impl": "torchaudio", "seconds": seconds, "batch": batch,
-                                  "median_ms": round(sorted(ms)[len(ms) // 2], 2), "ms": ms}), flush=True)
+                                  "median_ms": round(sorted(ms)[len(ms) // 2], 2), "ms": ms, "cpu_ms": cpu_ms}),
+                      flush=True)
     if prof is not None:
         prof.__exit__(None, None, None)
         prof.export_chrome_trace(a.profile)
