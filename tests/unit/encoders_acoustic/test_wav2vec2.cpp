@@ -76,6 +76,33 @@ INSTANTIATE_TEST_SUITE_P(Acoustic, Parity,
                                            "hubert_postln_layer_noprojln", "hubert_preln_group", "wavlm_postln_group",
                                            "wavlm_preln_layer"));
 
+// Inference takes other routes than training code: oneDNN tensors for short input (front end, and the transformer
+// in column layout up to 160 frames in a batch), fused QKV through OpenBLAS beyond; each must compute what the
+// no-grad path computes, padded or not.
+TEST(Wav2Vec2, InferenceRoutesAgreeWithTheTrainingPath) {
+  for (const std::string variant : {"wav2vec2_postln_group", "wavlm_preln_layer"}) {
+    auto enc = LoadVariant(variant);
+    torch::manual_seed(5);
+    for (const auto& [rows, samples] : std::vector<std::pair<int64_t, int64_t>>{{1, 2000}, {2, 20000}}) {
+      const auto waveform = torch::randn({rows, samples}) * 0.1;
+      const auto lengths = torch::tensor({samples, samples * 3 / 4}).slice(0, 0, rows);
+      fas::EncoderOutput fast, live;
+      {
+        c10::InferenceMode guard;
+        fast = enc->forward(waveform, lengths);
+      }
+      {
+        torch::NoGradGuard guard;
+        live = enc->forward(waveform, lengths);
+      }
+      for (size_t i = 0; i < live.hidden_states.size(); ++i) {
+        EXPECT_LT(MaxAbsValid(fast.hidden_states[i], live.hidden_states[i], live.lengths), 1e-4)
+            << variant << " " << rows << " x " << samples << " hidden_states." << i;
+      }
+    }
+  }
+}
+
 // The inference path caches tensors derived from the weights (folded weight norm, fused and scaled QKV, oneDNN-packed
 // matrices); after the weights change in place, as an optimiser step changes them, it must compute with the new
 // values.
