@@ -19,6 +19,8 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--profile", help="record every step with torch's autograd profiler into this chrome trace "
+                                     "(bench/common/profile_table.py sums it up; the times include its overhead)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
@@ -28,9 +30,12 @@ def main():
     head.load_state_dict(pc.fas_head_state(pc.read_safetensors(os.path.join(a.dir, "head.safetensors"))), strict=True)
     b = pc.read_safetensors(os.path.join(a.dir, "batch.safetensors"))
     optimizer = pc.adamw([(list(head.named_parameters()), c["lr"])], c["weight_decay"])
-    ms, peak = pc.time_train_steps(
-        head, optimizer, lambda: head(b["acoustic"], b["acoustic_mask"], b["semantic"], b["semantic_mask"])[0],
-        b["labels"], a.warmup, a.steps, c["grad_clip"], c["warmup"])
+    with torch.autograd.profiler.profile(enabled=bool(a.profile)) as prof:
+        ms, peak = pc.time_train_steps(
+            head, optimizer, lambda: head(b["acoustic"], b["acoustic_mask"], b["semantic"], b["semantic_mask"])[0],
+            b["labels"], a.warmup, a.steps, c["grad_clip"], c["warmup"])
+    if a.profile:
+        prof.export_chrome_trace(a.profile)
     pc.print_result("head", "fas head step, batch 256", ms, peak, threads=torch.get_num_threads())
 
 

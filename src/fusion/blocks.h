@@ -7,13 +7,17 @@
 namespace fas::fusion {
 
 // Multi-head attention of `query` over `memory`, with a key padding mask (bool, true = real token). A row whose
-// keys are all padding attends nothing (zero output, zero weights) instead of producing NaN.
+// keys are all padding attends nothing (zero output, zero weights) instead of producing NaN. The query batch may be
+// 1 (queries shared by every batch row) or the memory's.
 class MultiHeadAttentionImpl : public torch::nn::Module {
  public:
   MultiHeadAttentionImpl(int64_t d_model, int64_t num_heads);
   // Returns the output [B, Nq, d] and the weights averaged over heads [B, Nq, N].
   std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& query, const torch::Tensor& memory,
                                                   const torch::Tensor& memory_mask);
+  // Whether `forward` moves the key / value projections onto the query side (fewer operations when the queries
+  // are few and the keys many); the result is the same up to rounding.
+  bool Factored(int64_t num_queries, int64_t num_keys) const;
 
  private:
   int64_t num_heads_, head_dim_;
@@ -50,6 +54,12 @@ TORCH_MODULE(AttentivePooling);
 
 // Linear → GELU → dropout → Linear over the classes.
 torch::nn::Sequential MakeClassifier(int64_t in, int64_t hidden, int64_t num_classes, double dropout);
+
+// `values` [B, k, out]: rows of x W^T + b, computed without a gradient, times `keep` [B, k] (bool). Returns them
+// with the gradient that expression has for `weight` and `bias`, computed from `rows` [B, k, in], the inputs of
+// those rows; `rows` itself gets none (it must be a constant).
+torch::Tensor KeptRowsLinear(const torch::Tensor& values, const torch::Tensor& rows, const torch::Tensor& keep,
+                             const torch::Tensor& weight, const torch::Tensor& bias);
 
 // Mean over the valid tokens [B, N, d] → [B, d] (zeros for a row with none).
 torch::Tensor MaskedMean(const torch::Tensor& x, const torch::Tensor& mask);

@@ -76,13 +76,15 @@ class FasHead : public HeadBase {
   }
 
   FusionOutput Forward(const FusionInput& in) override {
-    const Stream a = Acoustic(in), s = Semantic(in);
-    const TokenSelection sa = Select(a, config_.k_aco), ss = Select(s, config_.k_sem);
+    const TokenSelection sa =
+        SelectProjected(in.acoustic, in.acoustic_mask, config_.patch_aco, acoustic_proj_, config_.k_aco);
+    const TokenSelection ss =
+        SelectProjected(in.semantic, in.semantic_mask, config_.patch_sem, semantic_proj_, config_.k_sem);
     const torch::Tensor tokens = torch::cat({sa.tokens, ss.tokens}, 1);
     const torch::Tensor mask = torch::cat({sa.mask, ss.mask}, 1);
     const torch::Tensor stream = torch::cat({StreamIds(sa.mask, 0), StreamIds(ss.mask, 1)}, 1);
-    const int64_t B = tokens.size(0);
-    auto [h, attention] = block_(queries_.unsqueeze(0).expand({B, -1, -1}), tokens, mask);
+    // The queries are the same for every row: the block takes them once (batch 1) and broadcasts.
+    auto [h, attention] = block_(queries_.unsqueeze(0), tokens, mask);
     const torch::Tensor pooled = config_.pooling == "flatten" ? h.flatten(1) : h.mean(1);
     return {classifier_->forward(pooled), attention, stream, AcousticShare(attention, stream)};
   }
@@ -91,6 +93,27 @@ class FasHead : public HeadBase {
   TokenSelection Select(const Stream& s, int64_t k) const {
     if (!random_select_) return TopKByEnergy(s.tokens, s.mask, k);
     return SelectTokens(s.tokens, s.mask, RandomSelectionScores(s.mask, k, is_training()), k);
+  }
+
+  // Patchify, project, select. Top-K ranks the projected patches, so all of them are projected, but only the k
+  // kept ones reach the loss: when the features are constants (cached, or a frozen encoder's), the projection's
+  // weight gradient is computed from the kept patches' rows alone (k of P rows: 8 of 30 and 16 of 30 at the
+  // paper's settings) instead of from every row, most of them multiplied by a zero gradient.
+  TokenSelection SelectProjected(const torch::Tensor& x, const torch::Tensor& mask, int64_t s, torch::nn::Linear& proj,
+                                 int64_t k) {
+    auto [patches, m] = Patchify(x, mask, s);
+    if (!torch::GradMode::is_enabled() || patches.requires_grad() || !proj->weight.requires_grad() ||
+        !proj->bias.requires_grad()) {
+      return Select({proj(patches), m}, k);
+    }
+    TokenSelection sel;
+    {
+      torch::NoGradGuard no_grad;
+      sel = Select({proj(patches), m}, k);
+    }
+    const torch::Tensor rows = patches.gather(1, sel.index.unsqueeze(-1).expand({-1, -1, patches.size(2)}));
+    sel.tokens = fusion::KeptRowsLinear(sel.tokens, rows, sel.mask, proj->weight, proj->bias);
+    return sel;
   }
 
   bool random_select_;

@@ -1,6 +1,10 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cmath>
+#include <limits>
+#include <map>
+
 #include "fas/core/error.h"
 #include "fas/fusion/fusion.h"
 
@@ -102,6 +106,71 @@ TEST(Heads, FasAttentionCoversTheSelectedTokensOfBothStreams) {
   EXPECT_EQ(out.token_stream[2].slice(0, 0, 3).eq(-1).sum().item<int64_t>(), 2);
   const auto share = (out.attention * (out.token_stream == 0).unsqueeze(1)).sum(-1).mean(-1);
   EXPECT_TRUE(torch::allclose(share, out.acoustic_share));
+}
+
+// The FAS head written out directly from its parameters, every stage in its plain form (inputs that require a
+// gradient take Patchify's and the projection's general paths; keys and values projected token by token;
+// queries expanded over the batch). Dropout is off (eval mode).
+torch::Tensor PlainFasLogits(torch::nn::Module& head, const fas::FusionConfig& c, const fas::FusionInput& in) {
+  const auto p = head.named_parameters();
+  namespace F = torch::nn::functional;
+  auto linear = [&](const torch::Tensor& x, const std::string& name) {
+    return F::linear(x, p[name + ".weight"], p[name + ".bias"]);
+  };
+  auto norm = [&](const torch::Tensor& x, const std::string& name) {
+    return F::layer_norm(x, F::LayerNormFuncOptions({c.d_model}).weight(p[name + ".weight"]).bias(p[name + ".bias"]));
+  };
+  auto stream = [&](const torch::Tensor& x, const torch::Tensor& mask, int64_t s, const std::string& proj, int64_t k) {
+    auto [patches, m] = fas::Patchify(x.clone().requires_grad_(true), mask, s);
+    return fas::TopKByEnergy(linear(patches, proj), m, k);
+  };
+  const auto a = stream(in.acoustic, in.acoustic_mask, c.patch_aco, "acoustic_proj", c.k_aco);
+  const auto s = stream(in.semantic, in.semantic_mask, c.patch_sem, "semantic_proj", c.k_sem);
+  const auto tokens = torch::cat({a.tokens, s.tokens}, 1);
+  const auto mask = torch::cat({a.mask, s.mask}, 1);
+  const int64_t B = tokens.size(0), N = tokens.size(1), h = c.num_heads, hd = c.d_model / h;
+  const auto x = p["queries"].unsqueeze(0).expand({B, -1, -1});
+  auto heads = [&](const torch::Tensor& t) { return t.view({B, t.size(1), h, hd}).transpose(1, 2); };
+  const auto q = heads(linear(x, "block.attention.q_proj"));
+  const auto k = heads(linear(tokens, "block.attention.k_proj"));
+  const auto v = heads(linear(tokens, "block.attention.v_proj"));
+  const auto w = (torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(hd)))
+                     .masked_fill(~mask.view({B, 1, 1, N}), -std::numeric_limits<double>::infinity())
+                     .softmax(-1);
+  const auto attended =
+      linear(torch::matmul(w, v).transpose(1, 2).reshape({B, c.num_queries, c.d_model}), "block.attention.out_proj");
+  auto hidden = norm(x + attended, "block.attention_norm");
+  hidden = norm(hidden + linear(F::gelu(linear(hidden, "block.mlp.0")), "block.mlp.3"), "block.mlp_norm");
+  return linear(F::gelu(linear(hidden.flatten(1), "classifier.0")), "classifier.3");
+}
+
+TEST(Heads, FasOnCachedFeaturesHasTheLogitsAndGradientsOfItsPlainForm) {
+  // On constant features the head runs its fast paths (one-pass Patchify, the projection's weight gradient from
+  // the kept rows only, attention with W_k / W_v moved onto the shared queries); in double precision they give
+  // what the plain formulation gives.
+  const auto c = SmallConfig();
+  auto head = fas::MakeFusionHead("fas", c, kDa, kDs, kClasses);
+  head->to(torch::kDouble);
+  head->eval();
+  fas::FusionInput in = Batch();
+  in.acoustic = in.acoustic.to(torch::kDouble);
+  in.semantic = in.semantic.to(torch::kDouble);
+  auto grads = [&](const torch::Tensor& logits) {
+    head->zero_grad();
+    logits.logsumexp(-1).sum().backward();
+    std::map<std::string, torch::Tensor> g;
+    for (const auto& p : head->named_parameters()) g[p.key()] = p.value().grad().clone();
+    return g;
+  };
+  const auto fast_logits = head->Forward(in).logits;
+  const auto fast = grads(fast_logits);
+  const auto plain_logits = PlainFasLogits(*head, c, in);
+  const auto plain = grads(plain_logits);
+  EXPECT_TRUE(torch::allclose(fast_logits, plain_logits, 1e-12, 1e-12));
+  for (const auto& [name, g] : plain) {
+    EXPECT_TRUE(torch::allclose(fast.at(name), g, 1e-10, 1e-12))
+        << name << ": max difference " << (fast.at(name) - g).abs().max().item<double>();
+  }
 }
 
 TEST(Heads, MeanPoolingAndSingleStreamMeanPooling) {
