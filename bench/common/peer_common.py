@@ -1,6 +1,7 @@
 """What the PyTorch peers of the benchmarks share: safetensors reading, the FAS head in torch.nn, and a training
 step as a PyTorch user writes it (AdamW with the same parameter groups as FAS's Trainer, cosine schedule with
 warmup, clipping, loss.item() for the log), timed per step. Run with /usr/bin/python3 (Debian's torch 1.13.1)."""
+import contextlib
 import json
 import math
 import resource
@@ -167,8 +168,12 @@ def cosine_with_warmup(optimizer, warmup_fraction, total_steps):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def time_train_steps(model, optimizer, logits_fn, labels, warmup, steps, grad_clip, warmup_fraction):
-    """Milliseconds of each step after `warmup` untimed ones, and peak RSS (MiB) at the end of the last step."""
+def time_train_steps(model, optimizer, logits_fn, labels, warmup, steps, grad_clip, warmup_fraction, scopes=False):
+    """Milliseconds of each step after `warmup` untimed ones, and peak RSS (MiB) at the end of the last step.
+    scopes: mark forward, backward and clipping as spans for torch's profiler (AdamW marks its own step)."""
+    def scope(name):
+        return torch.autograd.profiler.record_function(name) if scopes else contextlib.nullcontext()
+
     scheduler = cosine_with_warmup(optimizer, warmup_fraction, warmup + steps)
     params = [p for g in optimizer.param_groups for p in g["params"]]
     model.train()
@@ -176,11 +181,14 @@ def time_train_steps(model, optimizer, logits_fn, labels, warmup, steps, grad_cl
     last = time.perf_counter()
     for i in range(warmup + steps):
         optimizer.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(logits_fn(), labels)
+        with scope("peer::forward"):
+            loss = F.cross_entropy(logits_fn(), labels)
         value = loss.item()
         if math.isfinite(value):
-            loss.backward()
-            norm = torch.nn.utils.clip_grad_norm_(params, grad_clip)
+            with scope("peer::backward"):
+                loss.backward()
+            with scope("peer::clip_grad_norm"):
+                norm = torch.nn.utils.clip_grad_norm_(params, grad_clip)
             if math.isfinite(norm.item()):
                 optimizer.step()
         scheduler.step()

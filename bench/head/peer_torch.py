@@ -33,7 +33,7 @@ def main():
     with torch.autograd.profiler.profile(enabled=bool(a.profile)) as prof:
         ms, peak = pc.time_train_steps(
             head, optimizer, lambda: head(b["acoustic"], b["acoustic_mask"], b["semantic"], b["semantic_mask"])[0],
-            b["labels"], a.warmup, a.steps, c["grad_clip"], c["warmup"])
+            b["labels"], a.warmup, a.steps, c["grad_clip"], c["warmup"], scopes=bool(a.profile))
     if a.profile:
         prof.export_chrome_trace(a.profile)
     pc.print_result("head", "fas head step, batch 256", ms, peak, threads=torch.get_num_threads())

@@ -58,6 +58,7 @@ class TrainObjective {
 };
 
 class DataParallel;
+class FusedAdamW;
 
 struct TrainerOptions {
   std::string run_dir;
@@ -117,7 +118,7 @@ class Trainer {
   TrainObjective& objective_;
   TrainerOptions options_;
   std::unique_ptr<State> state_;
-  std::unique_ptr<torch::optim::AdamW> optimizer_;
+  std::unique_ptr<FusedAdamW> optimizer_;
   std::vector<double> base_lrs_;
   std::vector<torch::Tensor> params_;
   int64_t total_steps_ = 0, steps_per_epoch_ = 0, warmup_steps_ = 0;
