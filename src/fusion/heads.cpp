@@ -111,8 +111,7 @@ class FasHead : public HeadBase {
       torch::NoGradGuard no_grad;
       sel = Select({proj(patches), m}, k);
     }
-    const torch::Tensor rows = patches.gather(1, sel.index.unsqueeze(-1).expand({-1, -1, patches.size(2)}));
-    sel.tokens = fusion::KeptRowsLinear(sel.tokens, rows, sel.mask, proj->weight, proj->bias);
+    sel.tokens = fusion::KeptRowsLinear(sel.tokens, GatherRows(patches, sel.index), sel.mask, proj->weight, proj->bias);
     return sel;
   }
 

@@ -65,10 +65,18 @@ std::pair<torch::Tensor, torch::Tensor> Patchify(const torch::Tensor& x, const t
   return {sums / counts.clamp_min(1).unsqueeze(-1), counts > 0};
 }
 
+torch::Tensor GatherRows(const torch::Tensor& x, const torch::Tensor& index) {
+  // One index_select over the flattened rows: whole rows copied at once, where gather with an index expanded
+  // over D looks up every element.
+  const int64_t B = x.size(0), N = x.size(1), k = index.size(1);
+  const torch::Tensor rows = index + torch::arange(B, index.options()).unsqueeze(1) * N;
+  return x.reshape({B * N, x.size(2)}).index_select(0, rows.reshape({B * k})).view({B, k, x.size(2)});
+}
+
 TokenSelection SelectTokens(const torch::Tensor& tokens, const torch::Tensor& mask, const torch::Tensor& scores,
                             int64_t k) {
   if (k < 1) throw ConfigError("token selection needs k >= 1, got " + std::to_string(k));
-  const int64_t B = tokens.size(0), N = tokens.size(1), D = tokens.size(2);
+  const int64_t N = tokens.size(1);
   const torch::Tensor m = mask.to(torch::kBool);
   const int64_t kk = std::min(k, N);
   const torch::Tensor masked_scores =
@@ -79,7 +87,7 @@ TokenSelection SelectTokens(const torch::Tensor& tokens, const torch::Tensor& ma
   const torch::Tensor order = torch::where(valid, index, index + N).argsort(/*dim=*/1, /*descending=*/false);
   index = index.gather(1, order);
   valid = valid.gather(1, order);
-  torch::Tensor picked = tokens.gather(1, index.unsqueeze(-1).expand({B, kk, D})) * valid.unsqueeze(-1);
+  torch::Tensor picked = GatherRows(tokens, index) * valid.unsqueeze(-1);
   index = index.masked_fill(~valid, 0);
   if (kk < k) {
     picked = torch::constant_pad_nd(picked, {0, 0, 0, k - kk});

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <string>
 
+#include "adamw_kernel.h"
 #include "fas/core/error.h"
 
 namespace fas {
@@ -14,23 +15,24 @@ struct Update {
   double grad_scale, decay, beta1, beta2, sqrt_bias_correction2, eps, step_size;
 };
 
-// torch::optim::AdamW::step's arithmetic for one element, in its order: p *= 1 - lr wd; m = m b1 + (1 - b1) g;
-// v = v b2 + (1 - b2) g g; p += -step_size m / (sqrt(v) / sqrt(bc2) + eps).
+template <class T>
+AdamWConstants<T> Constants(const Update& u) {
+  return {static_cast<T>(u.grad_scale),
+          static_cast<T>(u.decay),
+          static_cast<T>(u.beta1),
+          static_cast<T>(u.beta2),
+          static_cast<T>(1 - u.beta1),
+          static_cast<T>(1 - u.beta2),
+          static_cast<T>(u.sqrt_bias_correction2),
+          static_cast<T>(u.eps),
+          static_cast<T>(-u.step_size)};
+}
+
 template <class T>
 void UpdateElements(T* p, const T* g, T* m, T* v, int64_t n, const Update& u) {
-  const T scale = static_cast<T>(u.grad_scale), decay = static_cast<T>(u.decay), b1 = static_cast<T>(u.beta1),
-          b2 = static_cast<T>(u.beta2), one_minus_b1 = static_cast<T>(1 - u.beta1),
-          one_minus_b2 = static_cast<T>(1 - u.beta2), sqrt_bc2 = static_cast<T>(u.sqrt_bias_correction2),
-          eps = static_cast<T>(u.eps), neg_step = static_cast<T>(-u.step_size);
+  const AdamWConstants<T> c = Constants<T>(u);
   at::parallel_for(0, n, 1 << 15, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const T grad = g[i] * scale;
-      const T mi = m[i] * b1 + one_minus_b1 * grad;
-      const T vi = v[i] * b2 + one_minus_b2 * grad * grad;
-      m[i] = mi;
-      v[i] = vi;
-      p[i] = p[i] * decay + neg_step * mi / (std::sqrt(vi) / sqrt_bc2 + eps);
-    }
+    AdamWUpdateRange(p + begin, g + begin, m + begin, v + begin, end - begin, c);
   });
 }
 

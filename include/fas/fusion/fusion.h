@@ -73,6 +73,8 @@ struct TokenSelection {
 };
 TokenSelection SelectTokens(const torch::Tensor& tokens, const torch::Tensor& mask, const torch::Tensor& scores,
                             int64_t k);
+// Rows index[b] of x[b]: x [B, N, D], index [B, k] int64 → [B, k, D] (x.gather along dim 1, row by row).
+torch::Tensor GatherRows(const torch::Tensor& x, const torch::Tensor& index);
 // Top-K by L2 norm ("energy"), the paper's selection.
 TokenSelection TopKByEnergy(const torch::Tensor& tokens, const torch::Tensor& mask, int64_t k);
 // Scores for the `fas_random_select` ablation. Training: uniform random (from the global generator, so seeded by
