@@ -62,6 +62,24 @@ def head_step(c, batch, frames_a, dim_a, frames_s, dim_s, classes):
     return 2 * projections + 3 * rest
 
 
+def head_step_fas(c, batch, frames_a, dim_a, frames_s, dim_s, classes):
+    """FLOPs of the route FAS takes through a head training step on constant features (src/fusion): the same
+    function with less work. The projections' weight gradient comes from the kept Top-K rows only; attention
+    applies W_k and W_v on the query side (queries shared by the batch), so no key or value is projected."""
+    d, nq, h = c["d_model"], c["num_queries"], c["num_heads"]
+    pa = -(-frames_a // c["patch_aco"])
+    ps = -(-frames_s // c["patch_sem"])
+    forward_projections = 2 * batch * (pa * dim_a + ps * dim_s) * d
+    backward_projections = 2 * batch * (c["k_aco"] * dim_a + c["k_sem"] * dim_s) * d
+    n = c["k_aco"] + c["k_sem"]
+    hidden = int(c["mlp_ratio"] * d + 0.5)
+    pooled = nq * d
+    shared = 2 * 2 * nq * d * d  # q_proj and W_k^T q, once for the whole batch
+    per_row = 4 * h * nq * n * d + 4 * nq * d * d + 4 * nq * d * hidden  # scores + mixing at width d, W_v + out
+    per_row += 2 * (pooled * (pooled // 2) + (pooled // 2) * classes)
+    return forward_projections + backward_projections + 3 * (shared + batch * per_row)
+
+
 def train_step(m, batch, samples, tokens):
     first, rest, frames = wav2vec2(m["acoustic"], batch, samples)
     text = bert(m["text"], batch, tokens)
