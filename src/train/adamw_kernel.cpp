@@ -20,17 +20,21 @@ inline void UpdateLoop(T* __restrict p, const T* __restrict g, T* __restrict m, 
 
 }  // namespace
 
-// Compiled for AVX-512, AVX2 and the baseline, picked at load time for the CPU at hand (the build's baseline is
-// SSE2: 4 lanes).
-__attribute__((target_clones("avx512f", "avx2", "default"))) void AdamWUpdateRange(float* p, const float* g, float* m,
-                                                                                   float* v, int64_t n,
-                                                                                   const AdamWConstants<float>& c) {
+// On x86-64, compiled for AVX-512, AVX2 and the baseline, picked at load time for the CPU at hand (the build's
+// baseline is SSE2: 4 lanes). Other architectures build the one baseline version.
+#if defined(__x86_64__)
+#define FAS_CPU_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define FAS_CPU_CLONES
+#endif
+
+FAS_CPU_CLONES void AdamWUpdateRange(float* p, const float* g, float* m, float* v, int64_t n,
+                                     const AdamWConstants<float>& c) {
   UpdateLoop(p, g, m, v, n, c);
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) void AdamWUpdateRange(double* p, const double* g,
-                                                                                   double* m, double* v, int64_t n,
-                                                                                   const AdamWConstants<double>& c) {
+FAS_CPU_CLONES void AdamWUpdateRange(double* p, const double* g, double* m, double* v, int64_t n,
+                                     const AdamWConstants<double>& c) {
   UpdateLoop(p, g, m, v, n, c);
 }
 
