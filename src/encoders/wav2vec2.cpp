@@ -110,6 +110,33 @@ class PackedLinear {
   DerivedCache packed_;
 };
 
+// A strided, unpadded conv1d over one time-major utterance x [T, Cin] (contiguous) into out [T', Cout], as
+// ceil(kernel / stride) matrix products without an im2col copy: x viewed as rows of `stride` consecutive frames is
+// a matrix whose row t holds the input of taps stride*q .. stride*q + stride - 1 of output frame t - q, so each
+// group of `stride` taps is one product of a strided view (read in place by BLAS through its leading dimension)
+// with the matching rows of `taps`, the weight as [kernel * Cin, Cout] with rows ordered (tap, channel). For
+// wav2vec2's front end this runs every layer at the speed of a plain matrix product, where oneDNN's direct
+// convolutions ran its stride-2 layers 20-30 % slower and reordered each activation into and out of their
+// blocked layout; and the output is time-major, as the transformer wants it.
+void StridedConvRows(const torch::Tensor& x, const torch::Tensor& taps, const torch::Tensor& bias, int64_t kernel,
+                     int64_t stride, torch::Tensor out) {
+  const int64_t c = x.size(1), frames = out.size(0);
+  for (int64_t q = 0; q * stride < kernel; ++q) {
+    const int64_t width = std::min(stride, kernel - q * stride) * c;
+    auto rows = x.as_strided({frames, width}, {stride * c, 1}, x.storage_offset() + q * stride * c);
+    auto w = taps.narrow(0, q * stride * c, width);
+    if (q > 0) {
+      out.addmm_(rows, w);
+    } else if (bias.defined()) {
+      torch::addmm_out(out, bias, rows, w);
+    } else {
+      torch::mm_out(out, rows, w);
+    }
+  }
+}
+
+int64_t ConvFrames(int64_t samples, int64_t kernel, int64_t stride) { return (samples - kernel) / stride + 1; }
+
 class ConvLayerImpl : public torch::nn::Module {
  public:
   ConvLayerImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride, bool bias, const std::string& norm,
@@ -130,25 +157,62 @@ class ConvLayerImpl : public torch::nn::Module {
     return Activation(activation_, x);
   }
 
-  // Whether ForwardOneDnn can run this layer: no norm, an activation oneDNN tensors support.
-  bool OneDnnCapable() const { return !group_norm && !layer_norm && (activation_ == "gelu" || activation_ == "relu"); }
-  // forward on a oneDNN tensor [B, C, 1, T] in oneDNN's blocked layout, returned in it: consecutive layers then
-  // pass activations on without reordering them to and from [B, C, T], and the weight is reordered once.
-  torch::Tensor ForwardOneDnn(const torch::Tensor& x) {
-    const int64_t stride = (*conv->options.stride())[0];
-    const auto& packed = packed_.Get({conv->weight}, [&] {
-      return at::mkldnn_reorder_conv2d_weight(conv->weight.unsqueeze(2).to_mkldnn(), {0, 0}, {1, stride}, {1, 1}, 1);
+  // forward on time-major x [B, T, C] -> [B, T', C'] (inference: the weight's [kernel * Cin, Cout] copy is made
+  // once and kept).
+  torch::Tensor ForwardTimeMajor(const torch::Tensor& x) {
+    const int64_t kernel = (*conv->options.kernel_size())[0], stride = (*conv->options.stride())[0];
+    const auto& taps = taps_.Get({conv->weight}, [&] {
+      return conv->weight.permute({2, 1, 0}).reshape({-1, conv->weight.size(0)}).contiguous();
     });
-    auto y = at::mkldnn_convolution(x, packed, conv->bias, {0, 0}, {1, stride}, {1, 1}, 1);
-    return activation_ == "gelu" ? torch::gelu(y) : torch::relu(y);
+    const int64_t b = x.size(0);
+    auto y = torch::empty({b, ConvFrames(x.size(1), kernel, stride), taps.size(1)}, x.options());
+    for (int64_t i = 0; i < b; ++i) {
+      if (x.size(2) == 1) {
+        SingleChannelConv(x[i], taps, kernel, stride, y[i]);
+      } else {
+        StridedConvRows(x[i], taps, conv->bias, kernel, stride, y[i]);
+      }
+    }
+    if (layer_norm) y = layer_norm(y);
+    if (activation_ == "gelu") return torch::gelu_(y);
+    if (activation_ == "relu") return torch::relu_(y);
+    return Activation(activation_, y);
   }
   torch::nn::Conv1d conv{nullptr};
   torch::nn::GroupNorm group_norm{nullptr};
   torch::nn::LayerNorm layer_norm{nullptr};
 
  private:
+  // The first layer (one input channel: the waveform) as one product of its patches [T', kernel], copied out
+  // (a few MB), with a column of ones appended for the bias: no pass of its own over the [T', Cout] output to
+  // add the bias. Its group norm (one group a channel, statistics over the utterance's frames) is folded in as
+  // well: y = P w_c + b_c is linear in the patches P, so channel c's mean is mean(P) w_c + b_c and its variance
+  // w_c^T cov(P) w_c, from P's kernel x kernel covariance (in double) instead of a reduction over the output
+  // (torch's var_mean across its rows took 55 ms on 10 s of audio); normalising then only rescales the columns
+  // of the weight and shifts the bias.
+  void SingleChannelConv(const torch::Tensor& x, const torch::Tensor& taps, int64_t kernel, int64_t stride,
+                         torch::Tensor out) const {
+    const int64_t frames = out.size(0);
+    auto patches = x.as_strided({frames, kernel}, {stride, 1});
+    auto weight = taps.to(torch::kFloat64);
+    auto bias = conv->bias.defined() ? conv->bias.to(torch::kFloat64) : torch::zeros({taps.size(1)}, weight.options());
+    if (group_norm) {
+      auto p = patches.to(torch::kFloat64);
+      auto mean = p.mean(0);
+      auto centered = p - mean;
+      auto covariance = torch::mm(centered.t(), centered) / static_cast<double>(frames);
+      auto scale = torch::rsqrt((torch::mm(covariance, weight) * weight).sum(0) + group_norm->options.eps());
+      if (group_norm->weight.defined()) scale = scale * group_norm->weight.to(torch::kFloat64);
+      weight = weight * scale;
+      bias = -torch::mv(weight.t(), mean);  // the conv's own bias cancels against the mean
+      if (group_norm->bias.defined()) bias = bias + group_norm->bias.to(torch::kFloat64);
+    }
+    auto augmented = torch::cat({patches, torch::ones({frames, 1}, x.options())}, 1);
+    torch::mm_out(out, augmented, torch::cat({weight, bias.unsqueeze(0)}).to(x.scalar_type()));
+  }
+
   std::string activation_;
-  DerivedCache packed_;
+  DerivedCache taps_;
 };
 TORCH_MODULE(ConvLayer);
 
@@ -162,27 +226,17 @@ class FeatureEncoderImpl : public torch::nn::Module {
                                        c.conv_stride[i], c.conv_bias, norm, c.feat_extract_activation));
     }
   }
-  torch::Tensor forward(const torch::Tensor& waveform) {  // [B, T] -> [B, C, T']
+  torch::Tensor forward(const torch::Tensor& waveform) {  // [B, T] -> [B, T', C], time-major
+    // Under inference on the CPU every layer runs time-major as matrix products (StridedConvRows); training
+    // keeps LibTorch's conv1d and its autograd.
+    if (c10::InferenceMode::is_enabled() && waveform.device().is_cpu()) {
+      torch::Tensor x = waveform.unsqueeze(2).contiguous();
+      for (const auto& layer : *conv_layers) x = layer->as<ConvLayerImpl>()->ForwardTimeMajor(x);
+      return x;
+    }
     torch::Tensor x = waveform.unsqueeze(1);
-    // Under inference and for short input, the tail of layers without a norm (all but the first in group mode)
-    // runs on oneDNN tensors, bit-identical. Process CPU time of wav2vec2-base's seven convs at one thread:
-    // 1 s 53.3 -> 49.5 ms, 2 s (two rows of 1 s) 136 -> 133 ms; 3 s even; 8 x 1 s 1.5-2 % slower.
-    constexpr int64_t kOneDnnMaxSamples = 32000;
-    size_t tail = conv_layers->size();
-    if (OneDnnInference(x) && x.numel() <= kOneDnnMaxSamples) {
-      while (tail > 0 && conv_layers[tail - 1]->as<ConvLayerImpl>()->OneDnnCapable()) --tail;
-    }
-    for (size_t i = 0; i < conv_layers->size(); ++i) {
-      auto* layer = conv_layers[i]->as<ConvLayerImpl>();
-      if (i < tail) {
-        x = layer->forward(x);
-        continue;
-      }
-      if (i == tail) x = x.unsqueeze(2).to_mkldnn();
-      x = layer->ForwardOneDnn(x);
-      if (i + 1 == conv_layers->size()) x = x.to_dense().squeeze(2);
-    }
-    return x;
+    for (const auto& layer : *conv_layers) x = layer->as<ConvLayerImpl>()->forward(x);
+    return x.transpose(1, 2);
   }
   torch::nn::ModuleList conv_layers{nullptr};
 };
@@ -306,6 +360,7 @@ class AttentionImpl : public torch::nn::Module {
   // x [B, T, D]; mask_bias [B, 1, 1, T] additive or undefined; position_bias [H, T, T] (WavLM) or undefined.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask_bias, const torch::Tensor& position_bias) {
     if (PackedLinear::Applies(x)) return ForwardColumns(x, mask_bias, position_bias);
+    if (c10::InferenceMode::is_enabled() && x.device().is_cpu()) return ForwardHeads(x, mask_bias, position_bias);
     const int64_t b = x.size(0), t = x.size(1), d = x.size(2);
     torch::Tensor q, k, v;
     if (c10::InferenceMode::is_enabled()) {
@@ -345,21 +400,52 @@ class AttentionImpl : public torch::nn::Module {
     });
   }
 
+  // WavLM's gate on the position bias, [B, H, T, 1]: gate = a * (b * const - 1) + 2, a and b from a projection of
+  // the layer's input.
+  torch::Tensor Gate(const torch::Tensor& x) {
+    const int64_t b = x.size(0), t = x.size(1);
+    auto proj = gru_rel_pos_linear(x.reshape({b, t, heads_, head_dim_}).transpose(1, 2));  // [B, H, T, 8]
+    auto gates = torch::sigmoid(proj.view({b, heads_, t, 2, 4}).sum(-1));                  // [B, H, T, 2]
+    auto gate_a = gates.index({"...", Slice(0, 1)});
+    auto gate_b = gates.index({"...", Slice(1, 2)});
+    return gate_a * (gate_b * gru_rel_pos_const - 1.0) + 2.0;
+  }
+
   // scores [B, H, T, T] plus WavLM's gated position bias and the padding mask.
   torch::Tensor AddBiases(torch::Tensor scores, const torch::Tensor& x, const torch::Tensor& mask_bias,
                           const torch::Tensor& position_bias) {
-    const int64_t b = x.size(0), t = x.size(1);
-    if (position_bias.defined()) {
-      // The gate depends on the layer's input: gate = a * (b * const - 1) + 2, a and b from its projection.
-      auto proj = gru_rel_pos_linear(x.reshape({b, t, heads_, head_dim_}).transpose(1, 2));  // [B, H, T, 8]
-      auto gates = torch::sigmoid(proj.view({b, heads_, t, 2, 4}).sum(-1));                  // [B, H, T, 2]
-      auto gate_a = gates.index({"...", Slice(0, 1)});
-      auto gate_b = gates.index({"...", Slice(1, 2)});
-      auto gate = gate_a * (gate_b * gru_rel_pos_const - 1.0) + 2.0;  // [B, H, T, 1]
-      scores = scores + gate * position_bias.unsqueeze(0);
-    }
+    if (position_bias.defined()) scores = scores + Gate(x) * position_bias.unsqueeze(0);
     if (mask_bias.defined()) scores = scores + mask_bias;
     return scores;
+  }
+
+  // Inference on the CPU for longer input: each (utterance, head) pair is one task of a parallel loop, done whole
+  // by one thread: its scores [T, T] (1 MB at 10 s of audio, so they stay in the core's cache), the biases, the
+  // softmax in place, and the product with v written straight into the head's columns of the output, which is
+  // [B, T, D] as out_proj takes it. One thread runs these 64-deep products near the core's limit; the batched
+  // matmul splits each across both threads and ran at about 70 % of it (wav2vec2-base, 10 s, 2 threads:
+  // attention 8.2 -> 6.0 ms a layer).
+  torch::Tensor ForwardHeads(const torch::Tensor& x, const torch::Tensor& mask_bias,
+                             const torch::Tensor& position_bias) {
+    const int64_t b = x.size(0), t = x.size(1), d = x.size(2);
+    const auto qkv = torch::linear(x, FusedWeight(), FusedBias());  // [B, T, 3D], q pre-scaled
+    const auto gate = position_bias.defined() ? Gate(x) : torch::Tensor();
+    auto out = torch::empty({b, t, d}, x.options());
+    at::parallel_for(0, b * heads_, 1, [&](int64_t begin, int64_t end) {
+      c10::InferenceMode guard;  // thread-local: the pool's threads do not inherit it
+      auto scores = torch::empty({t, t}, x.options());
+      for (int64_t i = begin; i < end; ++i) {
+        const int64_t u = i / heads_, h = i % heads_;
+        auto part = [&](int64_t which) { return qkv[u].narrow(1, which * d + h * head_dim_, head_dim_); };
+        torch::mm_out(scores, part(0), part(1).t());
+        if (gate.defined()) scores.addcmul_(gate[u][h], position_bias[h]);
+        if (mask_bias.defined()) scores.add_(mask_bias[u][0]);
+        at::_softmax_out(scores, scores, -1, false);
+        auto columns = out[u].narrow(1, h * head_dim_, head_dim_);
+        torch::mm_out(columns, scores, part(2));
+      }
+    });
+    return Linear(out_proj, out);
   }
 
   // forward in PackedLinear's columns: q, k and v come out of their product transposed, [H, head_dim, T] a row
@@ -606,8 +692,7 @@ EncoderOutput AcousticEncoderImpl::forward(const torch::Tensor& waveform, const 
     std::optional<torch::NoGradGuard> no_grad;
     if (freeze_ != "none") no_grad.emplace();
     const auto dtype = feature_projection_->projection->weight.scalar_type();
-    features = feature_extractor_ ? feature_extractor_->forward(waveform.to(dtype)).transpose(1, 2)
-                                  : Fbank(waveform).to(dtype);
+    features = feature_extractor_ ? feature_extractor_->forward(waveform.to(dtype)) : Fbank(waveform).to(dtype);
   }
   const int64_t frames = features.size(1);
   EncoderOutput out;

@@ -76,9 +76,10 @@ INSTANTIATE_TEST_SUITE_P(Acoustic, Parity,
                                            "hubert_postln_layer_noprojln", "hubert_preln_group", "wavlm_postln_group",
                                            "wavlm_preln_layer"));
 
-// Inference takes other routes than training code: oneDNN tensors for short input (front end, and the transformer
-// in column layout up to 160 frames in a batch), fused QKV through OpenBLAS beyond; each must compute what the
-// no-grad path computes, padded or not.
+// Inference takes other routes than training code: the conv front end time-major as strided matrix products (the
+// group norm folded into the first), the transformer in oneDNN's column layout up to 160 frames in a batch, and
+// beyond that fused QKV with attention one (utterance, head) task a thread; each must compute what the no-grad
+// path computes, padded or not.
 TEST(Wav2Vec2, InferenceRoutesAgreeWithTheTrainingPath) {
   for (const std::string variant : {"wav2vec2_postln_group", "wavlm_preln_layer"}) {
     auto enc = LoadVariant(variant);
