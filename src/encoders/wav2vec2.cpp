@@ -137,6 +137,38 @@ void StridedConvRows(const torch::Tensor& x, const torch::Tensor& taps, const to
 
 int64_t ConvFrames(int64_t samples, int64_t kernel, int64_t stride) { return (samples - kernel) / stride + 1; }
 
+// A 3-tap, stride-2 conv (wav2vec2's layers 1-4: most of the front end's arithmetic) over one time-major utterance,
+// with 5 matrix products for every 2 output frames instead of 6: Winograd's minimal filtering F(2, 2) on the even
+// taps. With d_j = x[4u + 2j], frames 2u and 2u + 1 take W0 d0 + W2 d1 and W0 d1 + W2 d2; F(2, 2) forms both from
+// three products, m1 = W0 (d0 - d1), m2 = (W0 + W2) d1 and m3 = W2 (d2 - d1), as m1 + m2 and m2 + m3 (coefficients
+// +-1, so the rounding is that of reordered sums). The odd tap, W1 x[2t + 1], is one product over every frame.
+// `even_sum` is (W0 + W2) as [Cin, Cout]. Layer 1 at 10 s of audio, 2 threads: 133 -> 119 ms; at 1 s 16.0 -> 14.9.
+void Winograd3x2Rows(const torch::Tensor& x, const torch::Tensor& taps, const torch::Tensor& even_sum,
+                     const torch::Tensor& bias, torch::Tensor out) {
+  const int64_t c = x.size(1), frames = out.size(0), pairs = frames / 2, out_channels = out.size(1);
+  auto rows = [&](int64_t n, int64_t step, int64_t first) {  // x[first], x[first + step], ... as [n, Cin]
+    return x.as_strided({n, c}, {step * c, 1}, x.storage_offset() + first * c);
+  };
+  const auto w0 = taps.narrow(0, 0, c), w1 = taps.narrow(0, c, c), w2 = taps.narrow(0, 2 * c, c);
+  if (bias.defined()) {
+    torch::addmm_out(out, bias, rows(frames, 2, 1), w1);
+  } else {
+    torch::mm_out(out, rows(frames, 2, 1), w1);
+  }
+  if (pairs > 0) {
+    const auto d1 = rows(pairs, 4, 2);
+    const auto m2 = torch::mm(d1, even_sum);
+    auto even = out.as_strided({pairs, out_channels}, {2 * out_channels, 1}, out.storage_offset());
+    auto odd = out.as_strided({pairs, out_channels}, {2 * out_channels, 1}, out.storage_offset() + out_channels);
+    even.addmm_(rows(pairs, 4, 0) - d1, w0).add_(m2);
+    odd.addmm_(rows(pairs, 4, 4) - d1, w2).add_(m2);
+  }
+  if (frames % 2 == 1) {  // the last frame has no partner
+    auto last = out.narrow(0, frames - 1, 1);
+    last.addmm_(rows(1, 1, 2 * frames - 2), w0).addmm_(rows(1, 1, 2 * frames), w2);
+  }
+}
+
 class ConvLayerImpl : public torch::nn::Module {
  public:
   ConvLayerImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride, bool bias, const std::string& norm,
@@ -169,6 +201,12 @@ class ConvLayerImpl : public torch::nn::Module {
     for (int64_t i = 0; i < b; ++i) {
       if (x.size(2) == 1) {
         SingleChannelConv(x[i], taps, kernel, stride, y[i]);
+      } else if (kernel == 3 && stride == 2) {
+        const auto& even_sum = even_sum_.Get({conv->weight}, [&] {
+          const int64_t c = x.size(2);
+          return taps.narrow(0, 0, c) + taps.narrow(0, 2 * c, c);
+        });
+        Winograd3x2Rows(x[i], taps, even_sum, conv->bias, y[i]);
       } else {
         StridedConvRows(x[i], taps, conv->bias, kernel, stride, y[i]);
       }
@@ -212,7 +250,7 @@ class ConvLayerImpl : public torch::nn::Module {
   }
 
   std::string activation_;
-  DerivedCache taps_;
+  DerivedCache taps_, even_sum_;
 };
 TORCH_MODULE(ConvLayer);
 
@@ -227,7 +265,7 @@ class FeatureEncoderImpl : public torch::nn::Module {
     }
   }
   torch::Tensor forward(const torch::Tensor& waveform) {  // [B, T] -> [B, T', C], time-major
-    // Under inference on the CPU every layer runs time-major as matrix products (StridedConvRows); training
+    // Under inference on the CPU every layer runs time-major as matrix products (see ForwardTimeMajor); training
     // keeps LibTorch's conv1d and its autograd.
     if (c10::InferenceMode::is_enabled() && waveform.device().is_cpu()) {
       torch::Tensor x = waveform.unsqueeze(2).contiguous();
