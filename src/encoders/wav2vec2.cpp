@@ -52,7 +52,8 @@ torch::Tensor Linear(const torch::nn::Linear& layer, const torch::Tensor& x) {
   return torch::linear(x, layer->weight, layer->bias);
 }
 
-// The oneDNN paths below keep weights in oneDNN's own layout, derived once: inference only, float32 on the CPU.
+// Whether the oneDNN routes apply (PackedLinear and its column layout, which keep weights in oneDNN's own layout,
+// derived once): inference only, float32 on the CPU.
 bool OneDnnInference(const torch::Tensor& x) {
   return c10::InferenceMode::is_enabled() && at::hasMKLDNN() && x.device().is_cpu() &&
          x.scalar_type() == torch::kFloat32;
@@ -140,8 +141,10 @@ int64_t ConvFrames(int64_t samples, int64_t kernel, int64_t stride) { return (sa
 // A 3-tap, stride-2 conv (wav2vec2's layers 1-4: most of the front end's arithmetic) over one time-major utterance,
 // with 5 matrix products for every 2 output frames instead of 6: Winograd's minimal filtering F(2, 2) on the even
 // taps. With d_j = x[4u + 2j], frames 2u and 2u + 1 take W0 d0 + W2 d1 and W0 d1 + W2 d2; F(2, 2) forms both from
-// three products, m1 = W0 (d0 - d1), m2 = (W0 + W2) d1 and m3 = W2 (d2 - d1), as m1 + m2 and m2 + m3 (coefficients
-// +-1, so the rounding is that of reordered sums). The odd tap, W1 x[2t + 1], is one product over every frame.
+// three products, m1 = W0 (d0 - d1), m2 = (W0 + W2) d1 and m3 = W2 (d2 - d1), as m1 + m2 and m2 + m3. The
+// transform's coefficients are +-1, but d0 - d1, W0 + W2 and m2 are each rounded once more than a direct conv's
+// terms: harmless in float32 (parity fixtures within 1e-5), not meant for bf16. The odd tap, W1 x[2t + 1], is one
+// product over every frame.
 // `even_sum` is (W0 + W2) as [Cin, Cout]. Layer 1 at 10 s of audio, 2 threads: 133 -> 119 ms; at 1 s 16.0 -> 14.9.
 void Winograd3x2Rows(const torch::Tensor& x, const torch::Tensor& taps, const torch::Tensor& even_sum,
                      const torch::Tensor& bias, torch::Tensor out) {
@@ -192,6 +195,7 @@ class ConvLayerImpl : public torch::nn::Module {
   // forward on time-major x [B, T, C] -> [B, T', C'] (inference: the weight's [kernel * Cin, Cout] copy is made
   // once and kept).
   torch::Tensor ForwardTimeMajor(const torch::Tensor& x) {
+    TORCH_INTERNAL_ASSERT(x.is_contiguous(), "the time-major conv routes read x through strided views");
     const int64_t kernel = (*conv->options.kernel_size())[0], stride = (*conv->options.stride())[0];
     const auto& taps = taps_.Get({conv->weight}, [&] {
       return conv->weight.permute({2, 1, 0}).reshape({-1, conv->weight.size(0)}).contiguous();
@@ -457,11 +461,12 @@ class AttentionImpl : public torch::nn::Module {
     return scores;
   }
 
-  // Inference on the CPU for longer input: each (utterance, head) pair is one task of a parallel loop, done whole
-  // by one thread: its scores [T, T] (1 MB at 10 s of audio, so they stay in the core's cache), the biases, the
-  // softmax in place, and the product with v written straight into the head's columns of the output, which is
-  // [B, T, D] as out_proj takes it. One thread runs these 64-deep products near the core's limit; the batched
-  // matmul split each across both threads (wav2vec2-base, 10 s, 2 threads: attention 7.7 -> 6.0 ms a layer).
+  // Inference on the CPU beyond the column route (more than 160 rows, or not float32): each (utterance, head) pair
+  // is one task of a parallel loop, done whole by one thread: its scores [T, T] (1 MB at 10 s of audio, so they
+  // stay in the core's cache), the biases, the softmax in place, and the product with v written straight into the
+  // head's columns of the output, which is [B, T, D] as out_proj takes it. One thread runs these 64-deep products
+  // near the core's limit; the batched matmul split each across both threads (wav2vec2-base, 10 s, 2 threads:
+  // attention 7.7 -> 6.0 ms a layer).
   torch::Tensor ForwardHeads(const torch::Tensor& x, const torch::Tensor& mask_bias,
                              const torch::Tensor& position_bias) {
     const int64_t b = x.size(0), t = x.size(1), d = x.size(2);

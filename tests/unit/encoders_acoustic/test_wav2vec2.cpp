@@ -76,6 +76,24 @@ INSTANTIATE_TEST_SUITE_P(Acoustic, Parity,
                                            "hubert_postln_layer_noprojln", "hubert_preln_group", "wavlm_postln_group",
                                            "wavlm_preln_layer"));
 
+// Every hidden state of the InferenceMode routes within 1e-4 of the no-grad (training code) path, valid frames.
+void ExpectInferenceMatchesNoGrad(fas::AcousticEncoder& enc, const torch::Tensor& waveform,
+                                  const torch::Tensor& lengths, const std::string& label) {
+  fas::EncoderOutput fast, live;
+  {
+    c10::InferenceMode guard;
+    fast = enc->forward(waveform, lengths);
+  }
+  {
+    torch::NoGradGuard guard;
+    live = enc->forward(waveform, lengths);
+  }
+  for (size_t i = 0; i < live.hidden_states.size(); ++i) {
+    EXPECT_LT(MaxAbsValid(fast.hidden_states[i], live.hidden_states[i], live.lengths), 1e-4)
+        << label << " hidden_states." << i;
+  }
+}
+
 // Inference takes other routes than training code: the conv front end time-major as strided matrix products (the
 // group norm folded into the first, Winograd's F(2, 2) in the 3-tap ones), the transformer in oneDNN's column layout up
 // to 160 frames in a batch, and beyond that fused QKV with attention one (utterance, head) task a thread; each must
@@ -90,19 +108,35 @@ TEST(Wav2Vec2, InferenceRoutesAgreeWithTheTrainingPath) {
     for (const auto& [rows, samples] : std::vector<std::pair<int64_t, int64_t>>{{1, 2010}, {3, 1000}, {2, 20000}}) {
       const auto waveform = torch::randn({rows, samples}) * 0.1;
       const auto lengths = torch::tensor({samples, samples * 3 / 4, samples / 2}).slice(0, 0, rows);
-      fas::EncoderOutput fast, live;
-      {
-        c10::InferenceMode guard;
-        fast = enc->forward(waveform, lengths);
-      }
-      {
-        torch::NoGradGuard guard;
-        live = enc->forward(waveform, lengths);
-      }
-      for (size_t i = 0; i < live.hidden_states.size(); ++i) {
-        EXPECT_LT(MaxAbsValid(fast.hidden_states[i], live.hidden_states[i], live.lengths), 1e-4)
-            << variant << " " << rows << " x " << samples << " hidden_states." << i;
-      }
+      ExpectInferenceMatchesNoGrad(enc, waveform, lengths,
+                                   variant + " " + std::to_string(rows) + " x " + std::to_string(samples));
+    }
+  }
+}
+
+// The time-major front end has three routes (one input channel; 3-tap stride 2; any other kernel and stride,
+// with kernel > stride to accumulate over tap groups); the fixtures' [10, 3, 3] / [5, 2, 2] front ends reach only
+// the first two. Both norm modes, with and without conv bias, against LibTorch's conv1d on the no-grad path.
+TEST(Wav2Vec2, TimeMajorFrontEndMatchesConv1dForOtherKernelsAndStrides) {
+  for (const std::string norm : {"group", "layer"}) {
+    for (const bool bias : {false, true}) {
+      fas::AcousticEncoderConfig c;
+      c.conv_dim = {8, 12, 12, 16, 16};
+      c.conv_kernel = {10, 3, 2, 4, 5};
+      c.conv_stride = {5, 2, 2, 2, 3};
+      c.feat_extract_norm = norm;
+      c.conv_bias = bias;
+      c.hidden_size = 16;
+      c.num_hidden_layers = 1;
+      c.num_attention_heads = 2;
+      c.intermediate_size = 32;
+      c.num_conv_pos_embeddings = 4;
+      c.num_conv_pos_embedding_groups = 2;
+      torch::manual_seed(11);
+      fas::AcousticEncoder enc(c);
+      enc->eval();
+      const auto waveform = torch::randn({2, 3001}) * 0.1;
+      ExpectInferenceMatchesNoGrad(enc, waveform, torch::tensor({3001, 2400}), norm + " bias " + std::to_string(bias));
     }
   }
 }
