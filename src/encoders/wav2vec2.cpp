@@ -119,6 +119,15 @@ class PackedLinear {
 // wav2vec2's front end this runs each layer at the speed of a plain matrix product, with no activation reordered
 // into and out of oneDNN's blocked layout (layers 1-6 at 10 s of audio, 2 threads: 237 ms against oneDNN's 251),
 // and the output is time-major, as the transformer wants it.
+// out = rows w, plus bias when it is defined (one GEMM either way: addmm copies the bias into out first).
+void ProductInto(torch::Tensor& out, const torch::Tensor& bias, const torch::Tensor& rows, const torch::Tensor& w) {
+  if (bias.defined()) {
+    torch::addmm_out(out, bias, rows, w);
+  } else {
+    torch::mm_out(out, rows, w);
+  }
+}
+
 void StridedConvRows(const torch::Tensor& x, const torch::Tensor& taps, const torch::Tensor& bias, int64_t kernel,
                      int64_t stride, torch::Tensor out) {
   const int64_t c = x.size(1), frames = out.size(0);
@@ -128,10 +137,8 @@ void StridedConvRows(const torch::Tensor& x, const torch::Tensor& taps, const to
     auto w = taps.narrow(0, q * stride * c, width);
     if (q > 0) {
       out.addmm_(rows, w);
-    } else if (bias.defined()) {
-      torch::addmm_out(out, bias, rows, w);
     } else {
-      torch::mm_out(out, rows, w);
+      ProductInto(out, bias, rows, w);
     }
   }
 }
@@ -153,11 +160,7 @@ void Winograd3x2Rows(const torch::Tensor& x, const torch::Tensor& taps, const to
     return x.as_strided({n, c}, {step * c, 1}, x.storage_offset() + first * c);
   };
   const auto w0 = taps.narrow(0, 0, c), w1 = taps.narrow(0, c, c), w2 = taps.narrow(0, 2 * c, c);
-  if (bias.defined()) {
-    torch::addmm_out(out, bias, rows(frames, 2, 1), w1);
-  } else {
-    torch::mm_out(out, rows(frames, 2, 1), w1);
-  }
+  ProductInto(out, bias, rows(frames, 2, 1), w1);
   if (pairs > 0) {
     const auto d1 = rows(pairs, 4, 2);
     const auto m2 = torch::mm(d1, even_sum);
