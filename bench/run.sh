@@ -30,7 +30,7 @@ for b in fas bench_encoder bench_head bench_train_step bench_data; do
 done
 peer_env=()
 if [ "${PEER_MALLOC:-}" = tuned ]; then
-  # The same as FAS's InitRuntime: no mmap for large blocks, no trimming (environment.md, trap 4).
+  # The same as FAS's InitRuntime: no mmap for large blocks, no trimming (docs/design.md, "The machine, measured").
   peer_env=(env MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=2147483647)
 fi
 work=$(mktemp -d)

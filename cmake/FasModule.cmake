@@ -1,4 +1,4 @@
-# One precompiled header for every LibTorch-heavy target (environment.md, trap 5: about 9 s saved a file).
+# One precompiled header for every LibTorch-heavy target (about 9 s saved a file that includes it).
 # It is built once, on fas_pch, and reused by every module that includes torch.
 add_library(fas_pch OBJECT ${PROJECT_SOURCE_DIR}/cmake/pch.cpp)
 target_link_libraries(fas_pch PUBLIC ${TORCH_LIBRARIES})

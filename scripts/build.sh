@@ -1,9 +1,27 @@
 #!/usr/bin/env bash
 # Configures and builds FAS (Release) into build/ (or $FAS_BUILD_DIR). Extra arguments go to cmake's configure step.
+#   FAS_LIBTORCH=PREFIX   a LibTorch of your own (the unzipped libtorch folder, or any prefix with
+#                         share/cmake/Torch); default: the torch wheel in the project's venv (scripts/setup.sh)
+#   FAS_TARGETS="a b"     build only these targets (scripts/demo.sh builds just `fas`)
+#   FAS_JOBS=N            parallel compile jobs (default: all cores)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${FAS_BUILD_DIR:-$root/build}
 jobs=${FAS_JOBS:-$(nproc)}
+venv=${FAS_VENV:-$root/.venv}
+
+if [ -n "${FAS_LIBTORCH:-}" ]; then
+  torch_prefix=$FAS_LIBTORCH
+  [ -d "$torch_prefix/share/cmake/Torch" ] ||
+    { echo "error: FAS_LIBTORCH=$torch_prefix has no share/cmake/Torch: point it at the unzipped libtorch folder" >&2; exit 1; }
+else
+  [ -x "$venv/bin/python" ] ||
+    { echo "error: no virtual environment at $venv: run scripts/setup.sh first (or set FAS_LIBTORCH)" >&2; exit 1; }
+  # torch.utils.cmake_prefix_path is TORCH/share/cmake; the prefix is TORCH.
+  torch_prefix=$("$venv/bin/python" -c 'import os, torch.utils; print(os.path.dirname(os.path.dirname(torch.utils.cmake_prefix_path)))' 2>/dev/null) ||
+    { echo "error: the venv $venv has no torch: run scripts/setup.sh" >&2; exit 1; }
+fi
+
 launcher=()
 if command -v ccache >/dev/null; then
   # Precompiled headers need these sloppiness settings to be cached (ccache manual, "Precompiled headers").
@@ -14,5 +32,8 @@ if command -v ccache >/dev/null; then
 fi
 generator=()
 command -v ninja >/dev/null && [ ! -f "$build/Makefile" ] && generator=(-G Ninja)
-cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE="${FAS_BUILD_TYPE:-Release}" "${launcher[@]}" "$@" >/dev/null
-cmake --build "$build" -j "$jobs"
+cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE="${FAS_BUILD_TYPE:-Release}" \
+  -DFAS_TORCH_PREFIX="$torch_prefix" "${launcher[@]}" "$@" >/dev/null
+targets=()
+for t in ${FAS_TARGETS:-}; do targets+=(--target "$t"); done
+cmake --build "$build" -j "$jobs" "${targets[@]}"

@@ -23,7 +23,7 @@ else
   "$root/scripts/build.sh"
 fi
 cd "$FAS_BUILD_DIR"
-# One ctest entry per test binary; two at a time on two cores (environment.md, trap 5). The bounded libFuzzer
+# One ctest entry per test binary; two at a time on two cores (a LibTorch process takes 0.65 s to start). The bounded libFuzzer
 # runs (label fuzz) need their own clang + sanitizer build of the tree, too long for every run on two cores: they
 # run with FAS_TEST_FUZZ=1 (or `ctest -L fuzz`); the ordinary run replays every committed fuzz input instead.
 exclude=()

@@ -1,4 +1,5 @@
-// `fas doctor`: what this machine gives the framework (LibTorch, BLAS, threads, allocator, optional tools).
+// `fas doctor`: what this machine gives the framework (LibTorch and its CUDA, BLAS and OpenMP runtime, threads,
+// allocator, optional tools).
 #include <torch/torch.h>
 
 #include <chrono>
@@ -8,6 +9,7 @@
 #include <iomanip>
 #include <sstream>
 #include <iostream>
+#include <map>
 #include <set>
 
 #include "command.h"
@@ -18,8 +20,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The BLAS libraries actually mapped into this process (not what the package manager believes).
-std::set<std::string> LoadedBlas() {
+// Libraries mapped into this process whose file name contains one of `needles` (what the loader really loaded,
+// not what a package manager believes).
+std::set<std::string> MappedLibraries(std::initializer_list<const char*> needles) {
   std::set<std::string> found;
   std::ifstream maps("/proc/self/maps");
   for (std::string line; std::getline(maps, line);) {
@@ -27,13 +30,51 @@ std::set<std::string> LoadedBlas() {
     if (slash == std::string::npos) continue;
     const std::string path = line.substr(slash);
     const std::string name = fs::path(path).filename().string();
-    if (name.find("blas") != std::string::npos || name.find("mkl") != std::string::npos) {
+    for (const char* needle : needles) {
+      if (name.find(needle) == std::string::npos) continue;
       std::error_code ec;
       const auto real = fs::canonical(path, ec);
       found.insert(ec ? path : real.string());
     }
   }
   return found;
+}
+
+std::string Join(const std::set<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
+  return out;
+}
+
+// LibTorch's build settings (the line "Build settings: KEY=VALUE, ..." of at::show_config()), e.g. CUDA_VERSION,
+// CUDNN_VERSION, BLAS_INFO: the versions LibTorch was built with, which a header macro cannot tell for CUDA.
+std::map<std::string, std::string> BuildSettings(const std::string& config) {
+  std::map<std::string, std::string> out;
+  const auto at = config.find("Build settings:");
+  if (at == std::string::npos) return out;
+  std::stringstream ss(config.substr(at + 15, config.find('\n', at) - at - 15));
+  for (std::string item; std::getline(ss, item, ',');) {
+    const auto eq = item.find('=');
+    if (eq == std::string::npos) continue;
+    const auto trim = [](std::string v) {
+      v.erase(0, v.find_first_not_of(' '));
+      v.erase(v.find_last_not_of(' ') + 1);
+      return v;
+    };
+    out[trim(item.substr(0, eq))] = trim(item.substr(eq + 1));
+  }
+  return out;
+}
+
+// The first line of at::show_config() that mentions `needle` (MKL's and oneDNN's own version lines).
+std::string ConfigLine(const std::string& config, const std::string& needle) {
+  std::stringstream ss(config);
+  for (std::string line; std::getline(ss, line);) {
+    if (line.find(needle) == std::string::npos) continue;
+    line.erase(0, line.find_first_not_of(" -"));
+    return line;
+  }
+  return "";
 }
 
 double MeasureMatmulGflops(int n) {
@@ -69,16 +110,28 @@ fas::cli::RunFn Setup(CLI::App& app) {
   app.add_option("--matmul-size", *size, "square matmul size for the GFLOP/s figure")->check(CLI::Range(64, 8192));
   return [size] {
     Report("fas", FAS_VERSION);
-    Report("libtorch", TORCH_VERSION);
+    const std::string config = at::show_config();
+    const auto settings = BuildSettings(config);
+    const auto setting = [&](const char* key) { return settings.count(key) ? settings.at(key) : std::string(); };
+    Report("libtorch", std::string(TORCH_VERSION) + " (" +
+                           (setting("USE_CUDA") == "ON"
+                                ? "CUDA " + setting("CUDA_VERSION") + ", cuDNN " + setting("CUDNN_VERSION") + ")"
+                                : std::string("CPU only)")));
+    Report("gpus visible", std::to_string(torch::cuda::device_count()));
     Report("intra-op threads", std::to_string(fas::IntraOpThreads()) + " (cores available: " +
                                    std::to_string(fas::AvailableCores()) + ")");
     Report("allocator", fas::AllocatorTuned() ? "tuned (M_MMAP_MAX=0, M_TRIM_THRESHOLD=2^31-1)" : "glibc default");
     const double gflops = MeasureMatmulGflops(*size);
-    std::string blas;
-    for (const auto& b : LoadedBlas()) blas += (blas.empty() ? "" : ", ") + b;
-    const bool openblas = blas.find("openblas") != std::string::npos;
-    Report("blas", (blas.empty() ? std::string("none mapped") : blas) +
-                       (openblas ? " (OpenBLAS)" : " (not OpenBLAS: run scripts/setup.sh for 30x faster matmul)"));
+    // MKL is linked into libtorch_cpu in the PyPI wheel, so no BLAS file shows in the process's maps: the build
+    // setting and MKL's own version line say which BLAS runs; a mapped BLAS library is listed as well.
+    std::string blas = setting("BLAS_INFO").empty() ? "unknown" : setting("BLAS_INFO");
+    if (blas == "mkl") blas = ConfigLine(config, "Math Kernel Library");
+    const auto mapped_blas = MappedLibraries({"libblas", "openblas", "mkl"});
+    if (!mapped_blas.empty()) blas += " (mapped: " + Join(mapped_blas) + ")";
+    Report("blas", blas);
+    const auto omp = MappedLibraries({"libgomp", "libiomp", "libomp"});
+    Report("openmp runtime", omp.empty() ? std::string("none mapped")
+                                         : Join(omp) + (omp.size() > 1 ? " (more than one: two thread pools)" : ""));
     char buf[96];
     std::snprintf(buf, sizeof(buf), "%.1f GFLOP/s (%dx%d float32, median of 5)", gflops, *size, *size);
     Report("matmul", buf);

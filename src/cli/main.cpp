@@ -18,7 +18,7 @@
 #endif
 
 int main(int argc, char** argv) {
-  // The allocator fix must precede the first large allocation (environment.md, trap 4).
+  // The allocator fix must precede the first large allocation (docs/design.md, "The machine, measured": page faults).
   fas::InitRuntime({});
 
   CLI::App app{"FAS: speech emotion recognition that stays right when tone and words disagree", "fas"};

@@ -55,7 +55,7 @@ int Run(const std::vector<std::string>& argv) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-// Debian's python with matplotlib (environment.md: another python3 comes first on PATH).
+// Debian's python with matplotlib, named in full: another python3 (pyenv's) may come first on PATH.
 constexpr const char* kPython = "/usr/bin/python3";
 
 void Plot(const std::string& runs) {

@@ -14,13 +14,13 @@ bool g_allocator_tuned = false;
 
 void InitRuntime(const RuntimeOptions& options) {
   if (!g_allocator_tuned) {
-    // mallopt takes an int: a larger constant silently becomes 0 and makes things worse (environment.md).
+    // mallopt takes an int: a larger constant silently becomes 0 and makes things worse.
     mallopt(M_MMAP_MAX, 0);
     mallopt(M_TRIM_THRESHOLD, 0x7fffffff);
     g_allocator_tuned = true;
   }
   const int threads = options.threads > 0 ? options.threads : AvailableCores();
-  // LibTorch detects one core on this machine (trap 3): always set it explicitly.
+  // LibTorch 1.13 detected one core on this machine; 2.x detects both, but --threads must hold either way.
   torch::set_num_threads(threads);
 }
 

@@ -7,6 +7,7 @@
 #include "fas/config/binder.h"
 #include "fas/core/error.h"
 #include "fas/text/sentencepiece.h"
+#include "fas/text/wordpiece.h"
 
 namespace fs = std::filesystem;
 
@@ -16,6 +17,9 @@ namespace {
 // fairseq's dictionary puts <s>, <pad>, </s>, <unk> first; sentencepiece's own control pieces shift up by one.
 constexpr int64_t kFairseqBos = 0, kFairseqPad = 1, kFairseqEos = 2, kFairseqUnk = 3, kFairseqOffset = 1;
 
+// An HuggingFace model folder (vocab.txt inside) is WordPiece; a file is a sentencepiece model.
+bool IsWordPieceModel(const std::string& model) { return fs::is_directory(model); }
+
 std::string SidecarPath(const std::string& model_path) {
   fs::path p(model_path);
   return (p.parent_path() / p.stem()).string() + ".yaml";
@@ -24,7 +28,10 @@ std::string SidecarPath(const std::string& model_path) {
 }  // namespace
 
 void TokenizerConfig::Validate() const {
-  if (model.empty()) throw ConfigError("tokenizer.model: a sentencepiece .model file is required");
+  if (model.empty()) {
+    throw ConfigError("tokenizer.model: a sentencepiece .model file or a HuggingFace model folder (WordPiece: "
+                      "vocab.txt) is required");
+  }
   if (convention != "auto" && convention != "native" && convention != "fairseq") {
     throw ConfigError("tokenizer.convention must be auto, native or fairseq, got '" + convention + "'");
   }
@@ -43,13 +50,29 @@ void TokenizerConfig::Validate() const {
 
 TokenizerConfig TokenizerConfig::ForModel(const std::string& model_path) {
   const std::string sidecar = SidecarPath(model_path);
-  TokenizerConfig c = fs::is_regular_file(sidecar) ? LoadConfig<TokenizerConfig>({sidecar}) : TokenizerConfig{};
+  TokenizerConfig c = !IsWordPieceModel(model_path) && fs::is_regular_file(sidecar)
+                          ? LoadConfig<TokenizerConfig>({sidecar})
+                          : TokenizerConfig{};
   c.model = model_path;
   return c;
 }
 
 Tokenizer::Tokenizer(TokenizerConfig config) : config_(std::move(config)) {
   config_.Validate();
+  if (IsWordPieceModel(config_.model)) {
+    if (config_.convention == "fairseq") {
+      throw ConfigError("tokenizer " + config_.model + ": convention fairseq is for XLM-R's sentencepiece model; a "
+                        "WordPiece folder has its own ids (convention auto or native)");
+    }
+    wp_ = std::make_unique<WordPiece>(config_.model);
+    pad_id_ = wp_->pad_id();
+    unk_id_ = wp_->unk_id();
+    bos_id_ = wp_->cls_id();
+    eos_id_ = wp_->sep_id();
+    mask_id_ = wp_->mask_id();
+    vocab_size_ = wp_->size();
+    return;
+  }
   sp_ = std::make_unique<SentencePiece>(config_.model);
   const bool xlmr_layout = sp_->pad_id() < 0 && sp_->unk_id() == 0 && sp_->bos_id() == 1 && sp_->eos_id() == 2;
   if (config_.convention == "fairseq" && !xlmr_layout) {
@@ -100,15 +123,22 @@ int Tokenizer::ToPiece(int64_t id) const {
   return static_cast<int>(fairseq_ ? id - kFairseqOffset : id);
 }
 
+std::vector<int64_t> Tokenizer::PieceIds(const std::string& normalized) const {
+  if (wp_) return wp_->Encode(normalized);
+  std::vector<int64_t> ids;
+  for (int p : sp_->Encode(normalized)) ids.push_back(FromPiece(p));
+  return ids;
+}
+
 std::vector<int64_t> Tokenizer::Encode(const std::string& text) const {
-  const std::vector<int> pieces = sp_->Encode(Normalize(text));
+  const std::vector<int64_t> pieces = PieceIds(Normalize(text));
   const int specials = config_.add_special_tokens ? 2 : 0;
   size_t keep = pieces.size();
   if (config_.max_length > 0) keep = std::min(keep, static_cast<size_t>(config_.max_length - specials));
   std::vector<int64_t> ids;
   ids.reserve(keep + specials);
   if (specials) ids.push_back(bos_id_);
-  for (size_t i = 0; i < keep; ++i) ids.push_back(FromPiece(pieces[i]));
+  ids.insert(ids.end(), pieces.begin(), pieces.begin() + static_cast<std::ptrdiff_t>(keep));
   if (specials) ids.push_back(eos_id_);
   return ids;
 }
@@ -140,6 +170,7 @@ TokenBatch Tokenizer::EncodeBatch(const std::vector<std::string>& texts) const {
 }
 
 std::string Tokenizer::Decode(const std::vector<int64_t>& ids) const {
+  if (wp_) return wp_->Decode(ids);
   std::vector<int> pieces;
   for (int64_t id : ids) {
     const int p = ToPiece(id);
@@ -148,7 +179,9 @@ std::string Tokenizer::Decode(const std::vector<int64_t>& ids) const {
   return sp_->Decode(pieces);
 }
 
-std::vector<std::string> Tokenizer::Pieces(const std::string& text) const { return sp_->EncodePieces(Normalize(text)); }
+std::vector<std::string> Tokenizer::Pieces(const std::string& text) const {
+  return wp_ ? wp_->Tokenize(Normalize(text)) : sp_->EncodePieces(Normalize(text));
+}
 
 std::string TrainTokenizer(const std::vector<std::string>& texts, const TokenizerTrainOptions& options) {
   if (options.prefix.empty()) throw ConfigError("tokenizer training needs an output prefix");

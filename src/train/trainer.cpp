@@ -17,6 +17,7 @@
 #include "fas/train/distributed.h"
 #include "fas/train/early_stopping.h"
 #include "fas/train/metrics_log.h"
+#include "fas/train/optimizer_state.h"
 #include "fas/train/rng_state.h"
 #include "fas/train/schedule.h"
 #include "fas/train/stop_signal.h"
@@ -26,7 +27,11 @@ namespace fs = std::filesystem;
 namespace fas {
 namespace {
 
-constexpr int kCheckpointFormat = 1;
+// trainer_state.json's "format". 1: written by LibTorch 1.13 builds (no "libtorch" field; optimizer.pt names
+// parameters in hexadecimal); 2: adds "libtorch" and "fas", the versions that wrote it. LoadOptimizerState reads
+// both spellings of optimizer.pt, so both formats resume exactly; a newer format is refused.
+constexpr int kCheckpointFormat = 2;
+constexpr int kOldestCheckpointFormat = 1;
 using Clock = std::chrono::steady_clock;
 
 double Seconds(Clock::time_point since) {
@@ -250,9 +255,11 @@ void Trainer::SaveCheckpoint(const std::string& dir) {
   const State& s = *state_;
   CheckpointTransaction t(dir);
   objective_.SaveWeights(t.Path("model.safetensors"));
-  torch::save(*optimizer_, t.Path("optimizer.pt"));
+  SaveOptimizerState(*optimizer_, t.Path("optimizer.pt"));
   nlohmann::json j;
   j["format"] = kCheckpointFormat;
+  j["libtorch"] = TORCH_VERSION;
+  j["fas"] = FAS_VERSION;
   j["seed"] = options_.seed;
   j["step"] = s.step;
   j["epoch"] = s.epoch;
@@ -280,9 +287,17 @@ void Trainer::LoadCheckpoint(const std::string& dir) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(ReadText(state_file));
-    if (JsonAs<int>(j.at("format"), field + "format") != kCheckpointFormat) {
-      throw IoError("checkpoint '" + dir + "' has format " + j.at("format").dump() + "; this fas reads format " +
-                    std::to_string(kCheckpointFormat));
+    const int format = JsonAs<int>(j.at("format"), field + "format");
+    const std::string writer = j.contains("libtorch") ? "LibTorch " + JsonAs<std::string>(j.at("libtorch"), field + "libtorch")
+                                                      : std::string("LibTorch 1.13");
+    if (format < kOldestCheckpointFormat || format > kCheckpointFormat) {
+      throw IoError("checkpoint '" + dir + "' has format " + std::to_string(format) + " (written with " + writer +
+                    "); this fas reads formats " + std::to_string(kOldestCheckpointFormat) + " to " +
+                    std::to_string(kCheckpointFormat) + ": resume it with the fas that wrote it, or start anew");
+    }
+    if (format != kCheckpointFormat || writer != "LibTorch " TORCH_VERSION) {
+      spdlog::info("resuming '{}', format {} written with {} (this fas: format {}, LibTorch {})", dir, format, writer,
+                   kCheckpointFormat, TORCH_VERSION);
     }
     if (JsonAs<uint64_t>(j.at("seed"), field + "seed") != options_.seed) {
       throw ConfigError("checkpoint '" + dir + "' was trained with seed " + j.at("seed").dump() +
@@ -308,12 +323,7 @@ void Trainer::LoadCheckpoint(const std::string& dir) {
     throw IoError("checkpoint '" + state_file + "' is malformed: " + e.what());
   }
   objective_.LoadWeights(dir + "/model.safetensors");
-  try {
-    torch::load(*optimizer_, dir + "/optimizer.pt");
-  } catch (const c10::Error& e) {
-    throw IoError("cannot load the optimiser state '" + dir + "/optimizer.pt' (was the model changed?): " +
-                  e.what_without_backtrace());
-  }
+  LoadOptimizerState(*optimizer_, dir + "/optimizer.pt");
   RestoreTorchRng(RngState::FromJson(j.at("rng")).torch_cpu);
 }
 

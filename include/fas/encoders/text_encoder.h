@@ -25,7 +25,9 @@ struct TextEncoderConfig {
   // replaces the architecture fields below, and `type` follows its model_type.
   std::string hf_config;
   std::string weights;    // safetensors with HuggingFace names; empty = random initialisation
-  std::string tokenizer;  // sentencepiece .model the ids come from (fas tokenizer train, or XLM-R's)
+  // The tokenizer the ids come from: a sentencepiece .model (fas tokenizer train, or XLM-R's) or a HuggingFace
+  // model folder with vocab.txt (WordPiece: BERT, MiniLM).
+  std::string tokenizer;
   bool freeze = false;
 
   // Architecture, in HuggingFace BertConfig's names. Defaults: a small model that trains from scratch on the
@@ -48,7 +50,7 @@ struct TextEncoderConfig {
     v("type", type, "bert | roberta | xlm-roberta");
     v("hf_config", hf_config, "HuggingFace config.json (its architecture replaces the fields below)");
     v("weights", weights, "safetensors with HuggingFace tensor names; empty = random init");
-    v("tokenizer", tokenizer, "sentencepiece .model");
+    v("tokenizer", tokenizer, "sentencepiece .model, or a HuggingFace model folder with vocab.txt (WordPiece)");
     v("freeze", freeze, "keep the weights fixed");
     v("vocab_size", vocab_size, "0 = the tokenizer's");
     v("hidden_size", hidden_size);

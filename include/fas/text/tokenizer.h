@@ -1,12 +1,15 @@
-// Text → token ids for the text transformers: normalisation, sentencepiece, special tokens, truncation, padding,
-// batches as tensors. Two id conventions:
-//   native:  the model's own ids (ours are trained BERT-style: <pad> 0, <unk> 1, <s> 2, </s> 3);
-//   fairseq: XLM-R's sentencepiece.bpe.model (<unk> 0, <s> 1, </s> 2 inside sentencepiece, no <pad>) seen
-//            through fairseq's dictionary, as HuggingFace's XLMRobertaTokenizer does: <s> 0, <pad> 1, </s> 2,
-//            <unk> 3, every other piece at its sentencepiece id + 1, <mask> last. xlm-roberta checkpoints were
-//            trained on these ids.
-// The normalisation a tokenizer was trained with is stored beside its model (PREFIX.yaml) and applied again at
-// inference, so training and inference see the same text.
+// Text → token ids for the text transformers: normalisation, sentencepiece or WordPiece, special tokens, truncation,
+// padding, batches as tensors. Two kinds of model:
+//   sentencepiece (a .model file): ours, trained by `fas tokenizer train`, or XLM-R's, with two id conventions:
+//     native:  the model's own ids (ours are trained BERT-style: <pad> 0, <unk> 1, <s> 2, </s> 3);
+//     fairseq: XLM-R's sentencepiece.bpe.model (<unk> 0, <s> 1, </s> 2 inside sentencepiece, no <pad>) seen
+//              through fairseq's dictionary, as HuggingFace's XLMRobertaTokenizer does: <s> 0, <pad> 1, </s> 2,
+//              <unk> 3, every other piece at its sentencepiece id + 1, <mask> last. xlm-roberta checkpoints were
+//              trained on these ids.
+//   WordPiece (a HuggingFace model folder with vocab.txt: BERT, MiniLM, ...): the vocabulary's own ids, [CLS] and
+//     [SEP] in the places of <s> and </s>, the folder's tokenizer_config.json for casing and accents (wordpiece.h).
+// The normalisation a sentencepiece tokenizer was trained with is stored beside its model (PREFIX.yaml) and applied
+// again at inference, so training and inference see the same text.
 #pragma once
 
 #include <torch/torch.h>
@@ -21,20 +24,24 @@
 namespace fas {
 
 class SentencePiece;
+class WordPiece;
 
 struct TokenizerConfig {
-  std::string model;                // sentencepiece .model
-  std::string convention = "auto";  // auto | native | fairseq (auto: fairseq when the model has no <pad> and
-                                    // unk/bos/eos are 0/1/2, as XLM-R's has)
-  bool add_special_tokens = true;   // <s> ... </s> around every sequence
+  // A sentencepiece .model file, or a HuggingFace model folder with vocab.txt (WordPiece).
+  std::string model;
+  std::string convention = "auto";  // sentencepiece: auto | native | fairseq (auto: fairseq when the model has no
+                                    // <pad> and unk/bos/eos are 0/1/2, as XLM-R's has); WordPiece: auto | native
+  bool add_special_tokens = true;   // <s> ... </s> ([CLS] ... [SEP]) around every sequence
   int max_length = 512;             // longest sequence kept, special tokens included; 0 = no truncation
   std::string padding = "longest";  // longest (pad to the batch's longest) | max_length
-  bool normalize = true;            // apply `normalization` before tokenising
+  // Apply `normalization` before tokenising. A pretrained WordPiece model does its own (basic tokenization): turn
+  // this off to give it the text as HuggingFace's tokenizer would see it.
+  bool normalize = true;
   NormalizeOptions normalization;
 
   template <class V>
   void Visit(V& v) {
-    v("model", model, "sentencepiece .model file");
+    v("model", model, "sentencepiece .model file, or a HuggingFace model folder with vocab.txt (WordPiece)");
     v("convention", convention, "auto | native | fairseq (XLM-R ids)");
     v("add_special_tokens", add_special_tokens, "wrap sequences in <s> ... </s>");
     v("max_length", max_length, "truncation length with special tokens; 0 = none");
@@ -45,8 +52,8 @@ struct TokenizerConfig {
   // Throws ConfigError naming the bad field.
   void Validate() const;
 
-  // The config stored beside a model by TrainTokenizer (PREFIX.yaml), or the defaults when there is none; `model`
-  // is set to `model_path` either way.
+  // The config stored beside a sentencepiece model by TrainTokenizer (PREFIX.yaml), or the defaults when there is
+  // none (always for a WordPiece folder); `model` is set to `model_path` either way.
   static TokenizerConfig ForModel(const std::string& model_path);
 };
 
@@ -65,12 +72,13 @@ class Tokenizer {
   Tokenizer(const Tokenizer&) = delete;
   Tokenizer& operator=(const Tokenizer&) = delete;
 
-  // One sequence: normalised, tokenised, wrapped in <s> ... </s>, truncated to max_length.
+  // One sequence: normalised, tokenised, wrapped in <s> ... </s> ([CLS] ... [SEP]), truncated to max_length (the
+  // end of the text is dropped; the closing token stays).
   std::vector<int64_t> Encode(const std::string& text) const;
   TokenBatch EncodeBatch(const std::vector<std::string>& texts) const;
   // Ids → text; special tokens and padding are dropped.
   std::string Decode(const std::vector<int64_t>& ids) const;
-  std::vector<std::string> Pieces(const std::string& text) const;  // sentencepiece pieces, after normalisation
+  std::vector<std::string> Pieces(const std::string& text) const;  // the model's pieces, after normalisation
 
   std::string Normalize(const std::string& text) const;
 
@@ -82,14 +90,17 @@ class Tokenizer {
   int64_t eos_id() const { return eos_id_; }
   int64_t mask_id() const { return mask_id_; }  // -1 when the convention has none
   bool fairseq() const { return fairseq_; }
+  bool wordpiece() const { return wp_ != nullptr; }
   const TokenizerConfig& config() const { return config_; }
 
  private:
+  std::vector<int64_t> PieceIds(const std::string& normalized) const;
   int64_t FromPiece(int spm_id) const;
   int ToPiece(int64_t id) const;  // -1 for special tokens
 
   TokenizerConfig config_;
-  std::unique_ptr<SentencePiece> sp_;
+  std::unique_ptr<SentencePiece> sp_;  // one of these two
+  std::unique_ptr<WordPiece> wp_;
   bool fairseq_ = false;
   int64_t vocab_size_ = 0, pad_id_ = 0, unk_id_ = 0, bos_id_ = 0, eos_id_ = 0, mask_id_ = -1;
 };

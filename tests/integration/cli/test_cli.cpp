@@ -1,4 +1,4 @@
-// The real `fas` binary: contract of the command line (ARCHITECTURE.md).
+// The real `fas` binary: contract of the command line (every subcommand: --help, exit 0 / 1, one error line).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -29,12 +29,17 @@ TEST(Cli, UserErrorsGiveOneLineAndExitOne) {
   }
 }
 
-TEST(Cli, DoctorReportsBlasThreadsAndMatmul) {
+TEST(Cli, DoctorReportsLibTorchBlasOpenMPThreadsAndMatmul) {
   auto r = RunFas({"doctor", "--threads", "2", "--matmul-size", "512"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("intra-op threads:     2"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("GFLOP/s"), std::string::npos);
-  EXPECT_NE(r.out.find("(OpenBLAS)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("libtorch:             " FAS_TORCH_VERSION), std::string::npos) << r.out;
+  EXPECT_TRUE(r.out.find("(CUDA ") != std::string::npos || r.out.find("(CPU only)") != std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("blas:                 unknown"), std::string::npos) << r.out;
+  // One OpenMP runtime in the process: LibTorch's own, which our code links too.
+  EXPECT_NE(r.out.find("openmp runtime:       /"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("more than one"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("allocator:            tuned"), std::string::npos) << r.out;
 }
 

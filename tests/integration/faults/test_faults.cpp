@@ -425,6 +425,37 @@ TEST(Faults, CorruptCheckpointIsAnErrorNamingTheFile) {
   EXPECT_FALSE(fs::exists(run + "/eval/t"));
 }
 
+// Checkpoints across versions (docs/design.md, "Checkpoints across versions"): format 1, which LibTorch 1.13 builds
+// wrote, resumes; a format this fas does not know is refused in one line naming the checkpoint, its format and the
+// LibTorch that wrote it. The optimiser state of a real 1.13 checkpoint is tested in test_optimizer_state.
+TEST(Faults, CheckpointFormatsAcrossVersions) {
+  TempDir d;
+  const std::string run = d / "run";
+  CopyRun(ReferenceRun(), run);
+  auto resume = ResumeArgs(run);
+  resume.insert(resume.end(), {"--set", "train.max_steps=" + std::to_string(kSteps + 2)});
+  const std::string state = run + "/checkpoints/last/trainer_state.json";
+  auto j = nlohmann::json::parse(ReadFile(state));
+  EXPECT_EQ(j.at("format"), 2);
+  EXPECT_TRUE(j.contains("libtorch") && j.contains("fas")) << j.dump();
+
+  auto newer = j;
+  newer["format"] = 3;
+  newer["libtorch"] = "2.99.0";
+  fs::remove(state);  // `last` and `best` may share the file (hard links)
+  WriteFile(state, newer.dump());
+  ExpectCleanError(RunFas(resume), {run + "/checkpoints/last", "format 3", "LibTorch 2.99.0", "start anew"});
+
+  auto older = j;
+  older["format"] = 1;
+  older.erase("libtorch");
+  older.erase("fas");
+  WriteFile(state, older.dump());
+  const auto r = RunFas(resume);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("format 1 written with LibTorch 1.13"), std::string::npos) << r.err;
+}
+
 // (e) NaN in the audio: the data layer refuses it, naming the file (docs/data.md), in training and in prediction.
 TEST(Faults, NanAudioIsRefusedNamingTheFile) {
   TempDir d;

@@ -1,4 +1,4 @@
-// Trains and uses a sentencepiece model inside a process that also runs LibTorch (environment.md, trap 1).
+// Trains and uses a sentencepiece model inside a process that also runs LibTorch (docs/design.md, "The machine, measured": protobuf).
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 

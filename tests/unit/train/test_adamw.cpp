@@ -26,7 +26,7 @@ std::unique_ptr<Optimizer> Make(Params& p) {
 }
 
 torch::Tensor State(torch::optim::Optimizer& o, const torch::Tensor& p, bool squares) {
-  auto& s = static_cast<torch::optim::AdamWParamState&>(*o.state().at(c10::guts::to_string(p.unsafeGetTensorImpl())));
+  auto& s = static_cast<torch::optim::AdamWParamState&>(*o.state().at(p.unsafeGetTensorImpl()));
   return squares ? s.exp_avg_sq() : s.exp_avg();
 }
 
@@ -56,7 +56,7 @@ TEST(FusedAdamW, StepsAsTorchAdamWWithTheGradientScaled) {
     }
   }
   EXPECT_EQ(static_cast<torch::optim::AdamWParamState&>(
-                *fused->state().at(c10::guts::to_string(fused_p.b.unsafeGetTensorImpl())))
+                *fused->state().at(fused_p.b.unsafeGetTensorImpl()))
                 .step(),
             5);
 }
