@@ -1,4 +1,4 @@
-// Process-wide runtime set-up, done once at the start of main (environment.md, traps 2-4).
+// Process-wide runtime set-up, done once at the start of main (docs/design.md, "The machine, measured").
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,4 @@
-// Manifests: JSON Lines, one utterance a line (ARCHITECTURE.md, "Files"). Paths are relative to the manifest's
+// Manifests: JSON Lines, one utterance a line (docs/design.md, "Files"). Paths are relative to the manifest's
 // folder. Every line is validated; a bad line is an error naming the manifest and the line number, or, with
 // skip_bad, a counted and listed skip.
 #pragma once

@@ -1,4 +1,4 @@
-// Classification metrics exactly as ARCHITECTURE.md ("Metrics") defines them: over `labels` = the classes present
+// Classification metrics exactly as docs/design.md ("Metrics") defines them: over `labels` = the classes present
 // in truth or prediction, acc, ua (mean recall over the classes present in the truth), macro / weighted F1 as
 // scikit-learn's f1_score, the confusion matrix (rows truth, columns prediction), and the conflict / congruent
 // breakdown with the semantic bias rate.

@@ -1,4 +1,4 @@
-// The files an evaluation leaves in a run directory: eval/NAME/results.json (metrics, ARCHITECTURE.md) and
+// The files an evaluation leaves in a run directory: eval/NAME/results.json (metrics, docs/design.md) and
 // eval/NAME/predictions.jsonl (one line an utterance), both written atomically.
 #pragma once
 

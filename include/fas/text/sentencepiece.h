@@ -1,7 +1,7 @@
 // Sentencepiece models (unigram, BPE): training and encoding.
 //
 // Why a shim: Debian's libsentencepiece carries its own protobuf 3.14 and LibTorch links protobuf 3.21; in one
-// process they crash before main or abort on protobuf's version check (environment.md, trap 1). So the real
+// process they crash before main or abort on protobuf's version check (docs/design.md, "The machine, measured"). So the real
 // sentencepiece library is wrapped in a tiny C-interface shared library (libfas_spm_shim.so) that this class loads
 // with dlmopen(LM_ID_NEWLM), giving it a link namespace of its own. Only plain buffers cross the boundary.
 #pragma once
