@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# The benchmark suite: FAS against PyTorch (Debian's python3-torch 1.13.1 / python3-torchaudio 0.13.1) doing the
-# same work on this machine in the same run, the two sides alternating, each with the same thread count, shapes and
-# weights (one safetensors file read by both). Prints the table (medians, ratio PyTorch / FAS, peak memory, FLOPs
+# The benchmark suite: FAS against PyTorch 2.11 / transformers 5.25 (the project's venv, the wheel whose LibTorch FAS
+# links) doing the same work on this machine in the same run, the two sides alternating, each with the same thread
+# count, shapes and weights (one model folder written by transformers' save_pretrained, read by both). Prints the table (medians, ratio PyTorch / FAS, peak memory, FLOPs
 # and the fraction of this CPU's matmul throughput that `fas doctor` measures) and writes bench/out/results.md.
-#   1 encoder     wav2vec2-base forward, 1 s / 10 s, batch 1 / 8 (bench/encoder/run.sh; peer torchaudio)
+#   1 encoder     wav2vec2-base forward, 1 s / 10 s, batch 1 / 8 (bench/encoder/run.sh; peer transformers, SDPA)
 #   2 head        FAS head training step on cached features, batch 256 (bench/head; peer torch.nn)
-#   3 train_step  training step of configs/models/fas.yaml, batch 16 (bench/train_step; peer torch.nn + torchaudio)
+#   3 train_step  training step of configs/models/fas.yaml, batch 16 (bench/train_step; peer torch.nn + transformers)
 #   4 extract     `fas extract` over a manifest, audio seconds per second, decoding included (bench/extract)
 #   5             peak resident memory of 1-3 (and 4)
 #   data          decode / resample / batch (bench/data/run.sh), shown as it reports itself
@@ -22,7 +22,8 @@ bin=$build/bin
 out=${FAS_BENCH_OUT:-$here/out}
 threads=${THREADS:-2} rounds=${ROUNDS:-3} steps=${STEPS:-10} warmup=${WARMUP:-2}
 extract_seconds=${EXTRACT_SECONDS:-120} only=${ONLY:-encoder,head,train_step,extract,data}
-py=/usr/bin/python3
+py=${FAS_VENV:-$root/.venv}/bin/python
+export HF_HUB_OFFLINE=1
 
 wanted() { [[ ",$only," == *",$1,"* ]]; }
 for b in fas bench_encoder bench_head bench_train_step bench_data; do
@@ -47,10 +48,8 @@ cpu=$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)
 printf '{"meta": true, "threads": %s, "rounds": %s, "steps": %s, "matmul_gflops": %s, "cpu": "%s", "cores": %s, "date": "%s", "peer_malloc": "%s"}\n' \
   "$threads" "$rounds" "$steps" "${gflops:-0}" "$cpu" "$(nproc)" "$(date -u +%Y-%m-%dT%H:%MZ)" "${PEER_MALLOC:-default}" >> "$results"
 
-# wav2vec2-base weights (HuggingFace names) shared by benchmarks 1 and 4.
-mkdir -p "$work/w2v"
-echo '{"model_type": "wav2vec2"}' > "$work/w2v/config.json"
-"$py" "$root/bench/encoder/peer_torchaudio.py" --weights "$work/w2v/w.safetensors" --make-weights
+# wav2vec2-base (random weights, HuggingFace's names and config.json) shared by benchmarks 1 and 4.
+"$py" "$root/bench/encoder/peer_transformers.py" --model "$work/w2v" --make-weights
 
 if wanted encoder; then
   note "1 encoder: bench/encoder/run.sh"
@@ -61,10 +60,10 @@ if wanted encoder; then
     common=(--seconds 10 --batch 8 --threads "$threads" --repeats 1 --warmup 0)
     if [ $side = fas ]; then
       "$py" "$here/common/measure.py" bench=encoder_rss impl=fas -- "$bin/bench_encoder" \
-        --config "$work/w2v/config.json" --weights "$work/w2v/w.safetensors" "${common[@]}" >> "$results"
+        --config "$work/w2v/config.json" --weights "$work/w2v/model.safetensors" "${common[@]}" >> "$results"
     else
       "$py" "$here/common/measure.py" bench=encoder_rss impl=torch -- "${peer_env[@]}" "$py" \
-        "$root/bench/encoder/peer_torchaudio.py" --weights "$work/w2v/w.safetensors" "${common[@]}" >> "$results"
+        "$root/bench/encoder/peer_transformers.py" --model "$work/w2v" "${common[@]}" >> "$results"
     fi
   done
   mark encoder end
@@ -102,7 +101,7 @@ fi
 if wanted extract; then
   note "4 extract: writing ${extract_seconds} s of audio"
   "$py" "$here/extract/make_corpus.py" --dir "$work/extract" --hf-config "$work/w2v/config.json" \
-    --weights "$work/w2v/w.safetensors" --seconds "$extract_seconds"
+    --weights "$work/w2v/model.safetensors" --seconds "$extract_seconds"
   audio=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["audio_seconds"])' "$work/extract/corpus/info.json")
   mark extract start
   for ((r = 1; r <= rounds; ++r)); do
@@ -111,7 +110,7 @@ if wanted extract; then
     "$py" "$here/common/measure.py" bench=extract impl=fas audio_seconds="$audio" -- \
       "$bin/fas" extract --config "$work/extract/extract.yaml" --threads "$threads" >> "$results"
     "$py" "$here/common/measure.py" bench=extract impl=torch audio_seconds="$audio" -- "${peer_env[@]}" "$py" \
-      "$here/extract/peer_torchaudio.py" --corpus "$work/extract/corpus" --weights "$work/w2v/w.safetensors" \
+      "$here/extract/peer_transformers.py" --corpus "$work/extract/corpus" --model "$work/w2v" \
       --out "$work/extract/peer_out" --threads "$threads" >> "$results"
   done
   mark extract end

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Turns the measurements of bench/run.sh (its work folder) into the results table: printed, and written as
 Markdown to --out. Medians over every timed run of a side; ratio = PyTorch / FAS (above 1: FAS is faster)."""
 import argparse
@@ -10,6 +9,8 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "common"))
 import flops  # noqa: E402
+import torch  # noqa: E402  (the peer's versions, for the table)
+import transformers  # noqa: E402
 
 
 def safetensors_shapes(path):
@@ -129,7 +130,8 @@ def main():
         f"{meta['date']}, {meta['cpu']}, {meta['cores']} cores, {meta['threads']} threads on both sides; "
         f"`fas doctor` matmul: {gflops_limit:.0f} GFLOP/s. {meta['rounds']} rounds alternating FAS and PyTorch "
         f"(training benchmarks: {meta['steps']} timed steps a round after warm-up); medians over every timed run. "
-        f"PyTorch = Debian's python3-torch 1.13.1 / python3-torchaudio 0.13.1 (the same LibTorch build FAS links)"
+        f"PyTorch = torch {torch.__version__.split('+')[0]} / transformers {transformers.__version__} from the "
+        f"project's venv (the wheel whose LibTorch FAS links; SDPA attention, inference_mode, fused AdamW)"
         + (", peers run with FAS's allocator settings (PEER_MALLOC=tuned)" if meta.get("peer_malloc") == "tuned"
            else "") + ".",
         "",

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Runs one command and prints a JSON line with its wall time, CPU time and peak resident memory (ru_maxrss of
 that child alone, through wait4), plus the fields given as KEY=VALUE before `--`:
     measure.py bench=extract impl=fas -- fas extract --config C

@@ -1,6 +1,6 @@
 """What the PyTorch peers of the benchmarks share: safetensors reading, the FAS head in torch.nn, and a training
 step as a PyTorch user writes it (AdamW with the same parameter groups as FAS's Trainer, cosine schedule with
-warmup, clipping, loss.item() for the log), timed per step. Run with /usr/bin/python3 (Debian's torch 1.13.1)."""
+warmup, clipping, loss.item() for the log), timed per step. Run with the project's venv python (torch 2.11)."""
 import contextlib
 import json
 import math
@@ -155,7 +155,8 @@ def adamw(groups, weight_decay):
         no_decay = [p for _, p in named if p.requires_grad and p.dim() < 2]
         param_groups += [{"params": decay, "lr": lr, "weight_decay": weight_decay},
                          {"params": no_decay, "lr": lr, "weight_decay": 0.0}]
-    return torch.optim.AdamW([g for g in param_groups if g["params"]], betas=(0.9, 0.999), eps=1e-8)
+    # fused=True: PyTorch 2.x's one-kernel AdamW on the CPU, the peer's fastest optimiser step.
+    return torch.optim.AdamW([g for g in param_groups if g["params"]], betas=(0.9, 0.999), eps=1e-8, fused=True)
 
 
 def cosine_with_warmup(optimizer, warmup_fraction, total_steps):

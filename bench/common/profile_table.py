@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Sums up a trace of LibTorch's autograd profiler (`bench_head --profile T.json`, `bench_train_step --profile`):
 self time per operator (its own time minus that of the operators it called, on the same thread), largest first.
 With --sequence, instead the top-level operators (those no other operator called) of the busiest thread in call

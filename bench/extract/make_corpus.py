@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Writes the input of benchmark 4 into DIR: speech-length WAV files (2-8 s; three quarters at 16 kHz, a quarter at
 48 kHz so that resampling is part of the work, as with RAVDESS), DIR/corpus/train.jsonl (and a two-line dev.jsonl
 of the same files) with labels, DIR/extract.yaml (the `fas extract` experiment: an acoustic-only model whose

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """The PyTorch peer of bench_head: the FAS head written with torch.nn, the same weights (DIR/head.safetensors),
 the same batch (DIR/batch.safetensors) and hyperparameters (DIR/head.json) that `bench_head --prepare DIR` wrote;
 prints one JSON line with each training step's time, as bench_head does."""

@@ -1,14 +1,16 @@
-#!/usr/bin/python3
-"""The PyTorch peer of bench_data: torchaudio.load + torchaudio.functional.resample to 16 kHz + padded batches of
-16, on the same files, one thread. Prints the same tab-separated lines as bench_data (peer instead of fas):
-audio seconds per CPU second and per wall second, best of 3 runs."""
+"""The Python peer of bench_data: soundfile.read + soxr.resample to 16 kHz + padded batches of 16 (torch), on the
+same files, one thread: what a Python loader does with the bindings of the libsndfile and libsoxr FAS links.
+Prints the same tab-separated lines as bench_data (peer instead of fas): audio seconds per CPU second and per wall
+second, best of 3 runs. Run with the project's venv python."""
 import json
 import os
 import sys
 import time
 
+import numpy as np
+import soundfile
+import soxr
 import torch
-import torchaudio
 
 
 def best(f):
@@ -25,18 +27,16 @@ def report(stage, rate, audio, f):
     print(f"peer\t{stage}\t{rate}\t1\t{audio / cpu:.0f}\t{audio / wall:.0f}", flush=True)
 
 
-RESAMPLERS = {}
+def load(p):
+    return soundfile.read(p, dtype="float32", always_2d=True)
 
 
 def load16k(p):
-    w, sr = torchaudio.load(p)
-    w = w.mean(0)
+    w, sr = load(p)
+    w = w.mean(1)
     if sr != 16000:
-        # transforms.Resample keeps its kernel between calls, as a loader would.
-        if sr not in RESAMPLERS:
-            RESAMPLERS[sr] = torchaudio.transforms.Resample(sr, 16000)
-        w = RESAMPLERS[sr](w)
-    return w
+        w = soxr.resample(w, sr, 16000)
+    return torch.from_numpy(np.ascontiguousarray(w, dtype=np.float32))
 
 
 def main():
@@ -46,11 +46,11 @@ def main():
         d = os.path.join(out, f"wav{rate}")
         with open(os.path.join(d, "manifest.jsonl")) as f:
             paths = [os.path.join(d, json.loads(line)["audio"]) for line in f if line.strip()]
-        audio = sum(torchaudio.info(p).num_frames for p in paths) / rate
+        audio = sum(soundfile.info(p).frames for p in paths) / rate
         for p in paths:  # warm the page cache, as bench_data does
-            torchaudio.load(p)
+            load(p)
 
-        report("decode", rate, audio, lambda: [torchaudio.load(p) for p in paths])
+        report("decode", rate, audio, lambda: [load(p) for p in paths])
         report("decode+resample16k", rate, audio, lambda: [load16k(p) for p in paths])
         report("loader(decode+resample+batch)", rate, audio, lambda: [
             torch.nn.utils.rnn.pad_sequence([load16k(p) for p in paths[i:i + 16]], batch_first=True)
