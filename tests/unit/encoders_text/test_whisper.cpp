@@ -35,7 +35,7 @@ double Compare(const fas::EncoderOutput& out, const std::string& expected_file) 
   return worst;
 }
 
-TEST(WhisperLogMel, MatchesTorchaudioSlaneyFilters) {
+TEST(WhisperLogMel, MatchesTheFeatureExtractorOnEachUtterance) {
   const fas::SafeTensorsFile inputs(Fixture("inputs.safetensors"));
   const fas::SafeTensorsFile ref(Fixture("logmel.safetensors"));
   const auto wave = inputs.Get("waveform");
@@ -49,6 +49,32 @@ TEST(WhisperLogMel, MatchesTorchaudioSlaneyFilters) {
       ASSERT_EQ(mel.sizes(), expected.sizes());
       const double err = (mel - expected).abs().max().item<double>();
       std::printf("log-mel %d bins, row %lld: max abs error %.3g\n", n_mels, static_cast<long long>(r), err);
+      EXPECT_LT(err, 1e-4);
+    }
+  }
+}
+
+// transformers' WhisperFeatureExtractor by default pads every utterance to 30 s (480,000 samples, 3,000 frames);
+// the fixture keeps its first 200 and last 100 frames (the signal and the padded tail).
+TEST(WhisperLogMel, MatchesTheFeatureExtractorOn30sInput) {
+  const fas::SafeTensorsFile inputs(Fixture("inputs.safetensors"));
+  const fas::SafeTensorsFile ref(Fixture("logmel.safetensors"));
+  const auto wave = inputs.Get("waveform");
+  const auto lengths = inputs.Get("lengths");
+  for (int n_mels : {80, 128}) {
+    fas::LogMelConfig cfg;
+    cfg.n_mels = n_mels;
+    for (int64_t r = 0; r < 2; ++r) {
+      auto padded = torch::zeros({480000});
+      const int64_t n = lengths[r].item<int64_t>();
+      padded.slice(0, 0, n).copy_(wave[r].slice(0, 0, n));
+      const auto mel = fas::LogMelSpectrogram(padded, cfg);
+      ASSERT_EQ(mel.size(1), 3000);
+      const auto kept = torch::cat({mel.slice(1, 0, 200), mel.slice(1, 2900, 3000)}, 1);
+      const auto expected = ref.Get("logmel30s" + std::to_string(n_mels) + "." + std::to_string(r));
+      ASSERT_EQ(kept.sizes(), expected.sizes());
+      const double err = (kept - expected).abs().max().item<double>();
+      std::printf("log-mel 30 s, %d bins, row %lld: max abs error %.3g\n", n_mels, static_cast<long long>(r), err);
       EXPECT_LT(err, 1e-4);
     }
   }
