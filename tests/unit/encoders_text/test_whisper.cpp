@@ -1,6 +1,9 @@
-// The Whisper encoder and its log-mel front end against torch / torchaudio (scripts/fixtures/make_whisper_fixtures.py).
+// The Whisper encoder and its log-mel front end against transformers 5.25 (scripts/fixtures/make_whisper_fixtures.py).
 #include <gtest/gtest.h>
 #include <torch/torch.h>
+
+#include <functional>
+#include <string>
 
 #include "fas/audio/features.h"
 #include "fas/core/error.h"
@@ -35,49 +38,50 @@ double Compare(const fas::EncoderOutput& out, const std::string& expected_file) 
   return worst;
 }
 
-TEST(WhisperLogMel, MatchesTheFeatureExtractorOnEachUtterance) {
+// Runs `check` on every case of the log-mel fixture: each utterance's own samples, at 80 and 128 bins; `name` is the
+// fixture's suffix for it ("80.0", ...).
+void ForEachUtterance(
+    const std::function<void(const fas::LogMelConfig&, const torch::Tensor&, const std::string&)>& check) {
   const fas::SafeTensorsFile inputs(Fixture("inputs.safetensors"));
-  const fas::SafeTensorsFile ref(Fixture("logmel.safetensors"));
   const auto wave = inputs.Get("waveform");
   const auto lengths = inputs.Get("lengths");
   for (int n_mels : {80, 128}) {
     fas::LogMelConfig cfg;
     cfg.n_mels = n_mels;
     for (int64_t r = 0; r < 2; ++r) {
-      const auto mel = fas::LogMelSpectrogram(wave[r].slice(0, 0, lengths[r].item<int64_t>()), cfg);
-      const auto expected = ref.Get("logmel" + std::to_string(n_mels) + "." + std::to_string(r));
-      ASSERT_EQ(mel.sizes(), expected.sizes());
-      const double err = (mel - expected).abs().max().item<double>();
-      std::printf("log-mel %d bins, row %lld: max abs error %.3g\n", n_mels, static_cast<long long>(r), err);
-      EXPECT_LT(err, 1e-4);
+      check(cfg, wave[r].slice(0, 0, lengths[r].item<int64_t>()), std::to_string(n_mels) + "." + std::to_string(r));
     }
   }
+}
+
+TEST(WhisperLogMel, MatchesTheFeatureExtractorOnEachUtterance) {
+  const fas::SafeTensorsFile ref(Fixture("logmel.safetensors"));
+  ForEachUtterance([&](const fas::LogMelConfig& cfg, const torch::Tensor& utterance, const std::string& name) {
+    const auto mel = fas::LogMelSpectrogram(utterance, cfg);
+    const auto expected = ref.Get("logmel" + name);
+    ASSERT_EQ(mel.sizes(), expected.sizes());
+    const double err = (mel - expected).abs().max().item<double>();
+    std::printf("log-mel %s: max abs error %.3g\n", name.c_str(), err);
+    EXPECT_LT(err, 1e-4);
+  });
 }
 
 // transformers' WhisperFeatureExtractor by default pads every utterance to 30 s (480,000 samples, 3,000 frames);
 // the fixture keeps its first 200 and last 100 frames (the signal and the padded tail).
 TEST(WhisperLogMel, MatchesTheFeatureExtractorOn30sInput) {
-  const fas::SafeTensorsFile inputs(Fixture("inputs.safetensors"));
   const fas::SafeTensorsFile ref(Fixture("logmel.safetensors"));
-  const auto wave = inputs.Get("waveform");
-  const auto lengths = inputs.Get("lengths");
-  for (int n_mels : {80, 128}) {
-    fas::LogMelConfig cfg;
-    cfg.n_mels = n_mels;
-    for (int64_t r = 0; r < 2; ++r) {
-      auto padded = torch::zeros({480000});
-      const int64_t n = lengths[r].item<int64_t>();
-      padded.slice(0, 0, n).copy_(wave[r].slice(0, 0, n));
-      const auto mel = fas::LogMelSpectrogram(padded, cfg);
-      ASSERT_EQ(mel.size(1), 3000);
-      const auto kept = torch::cat({mel.slice(1, 0, 200), mel.slice(1, 2900, 3000)}, 1);
-      const auto expected = ref.Get("logmel30s" + std::to_string(n_mels) + "." + std::to_string(r));
-      ASSERT_EQ(kept.sizes(), expected.sizes());
-      const double err = (kept - expected).abs().max().item<double>();
-      std::printf("log-mel 30 s, %d bins, row %lld: max abs error %.3g\n", n_mels, static_cast<long long>(r), err);
-      EXPECT_LT(err, 1e-4);
-    }
-  }
+  ForEachUtterance([&](const fas::LogMelConfig& cfg, const torch::Tensor& utterance, const std::string& name) {
+    auto padded = torch::zeros({480000});
+    padded.slice(0, 0, utterance.size(0)).copy_(utterance);
+    const auto mel = fas::LogMelSpectrogram(padded, cfg);
+    ASSERT_EQ(mel.size(1), 3000);
+    const auto kept = torch::cat({mel.slice(1, 0, 200), mel.slice(1, 2900, 3000)}, 1);
+    const auto expected = ref.Get("logmel30s" + name);
+    ASSERT_EQ(kept.sizes(), expected.sizes());
+    const double err = (kept - expected).abs().max().item<double>();
+    std::printf("log-mel 30 s %s: max abs error %.3g\n", name.c_str(), err);
+    EXPECT_LT(err, 1e-4);
+  });
 }
 
 TEST(WhisperEncoder, WindowFramingMatchesReference) {
