@@ -288,8 +288,8 @@ void Trainer::LoadCheckpoint(const std::string& dir) {
   try {
     j = nlohmann::json::parse(ReadText(state_file));
     const int format = JsonAs<int>(j.at("format"), field + "format");
-    const std::string writer = j.contains("libtorch") ? "LibTorch " + JsonAs<std::string>(j.at("libtorch"), field + "libtorch")
-                                                      : std::string("LibTorch 1.13");
+    const std::string writer =
+        "LibTorch " + (j.contains("libtorch") ? JsonAs<std::string>(j.at("libtorch"), field + "libtorch") : "1.13");
     if (format < kOldestCheckpointFormat || format > kCheckpointFormat) {
       throw IoError("checkpoint '" + dir + "' has format " + std::to_string(format) + " (written with " + writer +
                     "); this fas reads formats " + std::to_string(kOldestCheckpointFormat) + " to " +
