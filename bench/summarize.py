@@ -43,9 +43,11 @@ def main():
                 out.setdefault(r["impl"], []).append(r)
         return out
 
-    speed = ["| benchmark | case | FAS | PyTorch | ratio PyTorch / FAS | load avg (start → end) |",
+    # The peer as the table names it, from the versions this interpreter imports.
+    peer_name = f"PyTorch {torch.__version__.split('+')[0]} / transformers {transformers.__version__}"
+    speed = [f"| benchmark | case | FAS | {peer_name} | ratio PyTorch / FAS | load avg (start → end) |",
              "| --- | --- | --- | --- | --- | --- |"]
-    memory = ["| benchmark | case | FAS peak RSS | PyTorch peak RSS |", "| --- | --- | --- | --- |"]
+    memory = [f"| benchmark | case | FAS peak RSS | {peer_name} peak RSS |", "| --- | --- | --- | --- |"]
     work = ["| benchmark | case | GFLOP a step | FAS GFLOP/s | FAS % of matmul limit | PyTorch % of matmul limit |",
             "| --- | --- | --- | --- | --- | --- |"]
     ratios = []
@@ -130,8 +132,8 @@ def main():
         f"{meta['date']}, {meta['cpu']}, {meta['cores']} cores, {meta['threads']} threads on both sides; "
         f"`fas doctor` matmul: {gflops_limit:.0f} GFLOP/s. {meta['rounds']} rounds alternating FAS and PyTorch "
         f"(training benchmarks: {meta['steps']} timed steps a round after warm-up); medians over every timed run. "
-        f"PyTorch = torch {torch.__version__.split('+')[0]} / transformers {transformers.__version__} from the "
-        f"project's venv (the wheel whose LibTorch FAS links; SDPA attention, inference_mode, fused AdamW)"
+        f"The peer: {peer_name} from the project's venv (the wheel whose LibTorch FAS links; SDPA attention, "
+        "inference_mode, fused AdamW)"
         + (", peers run with FAS's allocator settings (PEER_MALLOC=tuned)" if meta.get("peer_malloc") == "tuned"
            else "") + ".",
         "",

@@ -7,10 +7,12 @@ names, as a user gets them) and stops; otherwise loads DIR, as the C++ side does
 (seconds, batch) case, as bench_encoder does (wall times and process CPU times).
 Run with the project's venv: .venv/bin/python bench/encoder/peer_transformers.py ...
 
-Settings tried for the peer's best CPU time (2 threads, wav2vec2-base, 1 s and 10 s): "sdpa" against "eager"
-attention (sdpa is the faster or even), torch.inference_mode() (no autograd bookkeeping). channels_last does not
-apply to the 1-d convolutions of this model (a 3-d tensor has no channels-last layout), and torch.compile is not
-used: it is not what a user running the model gets by default, and its first call compiles for minutes on 2 cores.
+Settings tried for the peer's best CPU time (2 threads, wav2vec2-base, 1 s and 10 s x 1): "sdpa" against "eager"
+attention (sdpa the faster at 10 s, 1.09-1.26 s against 1.13-1.36 s, even at 1 s within the noise); oneDNN
+(torch.backends.mkldnn) on, its default, against off (off: 10 s 1.39-1.47 s, slower; 1 s even); inference_mode (no
+autograd bookkeeping). channels_last does not apply: this model's convolutions are 1-d, and torch refuses the
+channels-last layout for a 3-d tensor. torch.compile is not used: it is not what a user running the model gets by
+default, and its first call compiles for minutes on 2 cores.
 """
 import argparse
 import json
@@ -34,6 +36,8 @@ def main():
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
+    # Its progress bars (writing, loading weights) would interleave with the benchmark's progress on stderr.
+    transformers.utils.logging.disable_progress_bar()
     if a.make_weights:
         model = transformers.Wav2Vec2Model(transformers.Wav2Vec2Config())  # the defaults are wav2vec2-base's
         model.save_pretrained(a.model, safe_serialization=True)
