@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cmath>
+#include <cstdio>
 #include <functional>
 #include <string>
 
@@ -15,10 +17,11 @@ namespace {
 
 std::string Fixture(const std::string& name) { return fas::testing::SourceDir() + "/tests/fixtures/whisper/" + name; }
 
-fas::WhisperEncoder Load(const std::string& framing) {
+// `dir`: "" for the 1 s window model, "window30s/" for the one with the released models' 1,500 positions.
+fas::WhisperEncoder Load(const std::string& framing, const std::string& dir = "") {
   fas::WhisperEncoderConfig cfg;
-  cfg.hf_config = Fixture("config.json");
-  cfg.weights = Fixture("model.safetensors");
+  cfg.hf_config = Fixture(dir + "config.json");
+  cfg.weights = Fixture(dir + "model.safetensors");
   cfg.framing = framing;
   auto encoder = fas::CreateWhisperEncoder(cfg);
   encoder->eval();
@@ -36,6 +39,19 @@ double Compare(const fas::EncoderOutput& out, const std::string& expected_file) 
   }
   EXPECT_TRUE(out.lengths.equal(expected.Get("lengths")));
   return worst;
+}
+
+// 30 s at 16 kHz, the formula of make_whisper_fixtures.py's thirty_seconds(): computed in double, rounded to float.
+torch::Tensor ThirtySeconds() {
+  constexpr double kPi = 3.14159265358979323846;
+  auto x = torch::empty({30 * 16000});
+  auto* p = x.data_ptr<float>();
+  for (int64_t n = 0; n < x.size(0); ++n) {
+    const double t = static_cast<double>(n) / 16000;
+    p[n] = static_cast<float>(0.3 * std::sin(2 * kPi * (100 * t + 50 * t * t)) +
+                              0.1 * std::sin(2 * kPi * 440 * t) * (0.5 + 0.5 * std::sin(2 * kPi * 0.25 * t)));
+  }
+  return x;
 }
 
 // Runs `check` on every case of the log-mel fixture: each utterance's own samples, at 80 and 128 bins; `name` is the
@@ -82,6 +98,38 @@ TEST(WhisperLogMel, MatchesTheFeatureExtractorOn30sInput) {
     std::printf("log-mel 30 s %s: max abs error %.3g\n", name.c_str(), err);
     EXPECT_LT(err, 1e-4);
   });
+}
+
+// A signal over the whole window, so that the last frames (the reflect padding at the end, the dropped frame) carry
+// signal too; the fixture keeps its first and last 100 frames.
+TEST(WhisperLogMel, MatchesTheFeatureExtractorOnA30sSignal) {
+  const fas::SafeTensorsFile ref(Fixture("logmel.safetensors"));
+  const auto x = ThirtySeconds();
+  for (int n_mels : {80, 128}) {
+    fas::LogMelConfig cfg;
+    cfg.n_mels = n_mels;
+    const auto mel = fas::LogMelSpectrogram(x, cfg);
+    ASSERT_EQ(mel.size(1), 3000);
+    const auto kept = torch::cat({mel.slice(1, 0, 100), mel.slice(1, 2900, 3000)}, 1);
+    const auto expected = ref.Get("logmel30sfull" + std::to_string(n_mels));
+    ASSERT_EQ(kept.sizes(), expected.sizes());
+    const double err = (kept - expected).abs().max().item<double>();
+    std::printf("log-mel 30 s signal %d: max abs error %.3g\n", n_mels, err);
+    EXPECT_LT(err, 1e-4);
+  }
+}
+
+// The released models' window: 1,500 positions, 3,000 frames of the extractor's default 30 s input, from samples
+// to the last hidden state.
+TEST(WhisperEncoder, ThirtySecondWindowMatchesReference) {
+  auto encoder = Load("window", "window30s/");
+  torch::NoGradGuard no_grad;
+  const auto out = encoder->forward(ThirtySeconds().unsqueeze(0));
+  ASSERT_EQ(out.hidden_states.size(), 2u);
+  EXPECT_EQ(out.last_hidden_state().size(1), 1500);
+  const double err = Compare(out, "window30s/expected.safetensors");
+  std::printf("whisper 30 s window: max abs error %.3g\n", err);
+  EXPECT_LT(err, 1e-4);
 }
 
 TEST(WhisperEncoder, WindowFramingMatchesReference) {
