@@ -146,8 +146,10 @@ std::string CachedTranscriber::TranscribeFile(const std::string& path, bool* fro
 }
 
 std::vector<std::string> TranscribeFiles(const std::vector<std::string>& paths, const TranscriberConfig& config,
-                                         int threads, TranscribeStats* stats) {
+                                         int threads, TranscribeStats* stats, std::vector<std::string>* failures) {
   std::vector<std::string> out(paths.size());
+  if (failures != nullptr) failures->assign(paths.size(), "");
+  std::atomic<int64_t> failed{0};
   if (paths.empty()) return out;
   // The config is checked once, here, before any thread starts.
   CreateTranscriber(config);
@@ -166,7 +168,16 @@ std::vector<std::string> TranscribeFiles(const std::vector<std::string>& paths, 
       CachedTranscriber decoder(config);
       for (size_t i = next++; i < paths.size(); i = next++) {
         bool hit = false;
-        out[i] = decoder.TranscribeFile(paths[i], &hit);
+        if (failures == nullptr) {
+          out[i] = decoder.TranscribeFile(paths[i], &hit);
+        } else {
+          try {
+            out[i] = decoder.TranscribeFile(paths[i], &hit);
+          } catch (const Error& e) {
+            (*failures)[i] = e.what();
+            ++failed;
+          }
+        }
         if (hit) ++cached_count;
         progress.Advance();
       }
@@ -185,7 +196,7 @@ std::vector<std::string> TranscribeFiles(const std::vector<std::string>& paths, 
   if (error) std::rethrow_exception(error);
   if (stats != nullptr) {
     stats->cached = cached_count;
-    stats->decoded = static_cast<int64_t>(paths.size()) - cached_count;
+    stats->decoded = static_cast<int64_t>(paths.size()) - cached_count - failed;
     stats->audio_seconds = 0.0;
     for (double s : decoded_seconds) stats->audio_seconds += s;
     stats->decode_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -15,7 +15,7 @@ namespace {
 struct TrainRequest {
   std::vector<std::string> manifests;
   std::string field = "text";
-  bool keep_case = false, keep_punctuation = false;
+  bool keep_case = false, keep_punctuation = false, skip_bad = false;
   std::string numbers = "words";
   fas::TokenizerTrainOptions options;
 };
@@ -30,6 +30,7 @@ void Train(const TrainRequest& r) {
     std::vector<std::string> texts;
     fas::ManifestReadOptions read;
     read.check_audio_exists = false;
+    read.skip_bad = r.skip_bad;
     for (const auto& path : r.manifests) {
       const auto manifest = fas::ReadManifest(path, read);
       for (const auto& u : manifest.utterances) {
@@ -66,6 +67,7 @@ fas::cli::RunFn Setup(CLI::App& app) {
   train->add_option("--max-length", r->options.max_length, "tokens kept per text at run time, <s> and </s> included")
       ->capture_default_str();
   train->add_flag("--keep-case", r->keep_case, "do not lower-case");
+  train->add_flag("--skip-bad", r->skip_bad, "leave out bad manifest lines (counted and logged) instead of failing");
   train->add_flag("--keep-punctuation", r->keep_punctuation, "do not strip punctuation");
   train->add_option("--numbers", r->numbers, "words (42 -> forty two) | keep")
       ->capture_default_str()

@@ -48,7 +48,7 @@ fas::cli::RunFn Setup(CLI::App& app) {
   struct Opts {
     std::vector<std::string> configs, sets;
     std::string run_dir;
-    bool resume = false;
+    bool resume = false, skip_bad = false;
     int nproc = 1;
   };
   auto o = std::make_shared<Opts>();
@@ -56,6 +56,8 @@ fas::cli::RunFn Setup(CLI::App& app) {
   app.add_option("--set", o->sets, "override a key: a.b.c=value (wins over files)");
   app.add_option("--run-dir", o->run_dir, "run directory (default: runs/NAME)");
   app.add_flag("--resume", o->resume, "continue the run in --run-dir from checkpoints/last");
+  app.add_flag("--skip-bad", o->skip_bad, "skip bad manifest lines and unusable audio, listed and counted (= --set "
+                                          "data.skip_bad=true)");
   app.add_option("--nproc", o->nproc,
                  "data-parallel worker processes to start on this machine (for several machines, start fas train "
                  "on each with RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT set, as torchrun does)")
@@ -69,6 +71,7 @@ fas::cli::RunFn Setup(CLI::App& app) {
       fas::LaunchLocalWorkers(o->nproc, WorkerArguments(o->nproc));
       return;
     }
+    if (o->skip_bad) o->sets.push_back("data.skip_bad=true");
     if (!o->configs.empty() || (o->resume && !o->run_dir.empty())) {
       const std::vector<std::string> files =
           !o->configs.empty() ? o->configs : std::vector<std::string>{o->run_dir + "/config.yaml"};
@@ -85,7 +88,7 @@ fas::cli::RunFn Setup(CLI::App& app) {
     if (!o->configs.empty()) {
       cfg = fas::LoadExperimentConfig(o->configs, o->sets);
     } else if (o->resume && !o->run_dir.empty()) {
-      cfg = fas::LoadExperimentConfig({o->run_dir + "/config.yaml"}, o->sets);
+      cfg = fas::LoadExperimentConfig({o->run_dir + "/config.yaml"}, o->sets, true);
     } else {
       throw fas::ConfigError("fas train needs --config (or --run-dir DIR --resume to continue a run)");
     }

@@ -32,6 +32,7 @@ fas::cli::RunFn Setup(CLI::App& app) {
   auto files = std::make_shared<std::vector<std::string>>();
   auto sets = std::make_shared<std::vector<std::string>>();
   auto no_cache = std::make_shared<bool>(false);
+  auto skip_bad = std::make_shared<bool>(false);
   auto ctc = std::make_shared<fas::CtcTranscriberConfig>();
   app.add_option("--manifest,-m", *in, "input manifest (JSON Lines)")->required();
   app.add_option("--out,-o", *out, "output manifest with asr_text filled")->required();
@@ -39,10 +40,12 @@ fas::cli::RunFn Setup(CLI::App& app) {
   app.add_option("--config,-c", *files, "recogniser settings: YAML with backend, pocketsphinx.*, cache, cache_dir");
   app.add_option("--set", *sets, "override a setting: pocketsphinx.ds=1, cache=false, ...");
   app.add_flag("--no-cache", *no_cache, "decode everything again (and do not store transcripts)");
+  app.add_flag("--skip-bad", *skip_bad,
+               "leave out bad manifest lines and unreadable audio, listed in OUT's .skipped.jsonl, instead of failing");
   app.add_option("--model", ctc->model, "ctc back-end: model folder (config.json, model.safetensors, vocab.json)");
   app.add_option("--beam-width", ctc->beam_width, "ctc back-end: 1 = greedy, more = prefix beam search")
       ->check(CLI::PositiveNumber);
-  return [in, out, backend, files, sets, no_cache, ctc] {
+  return [in, out, backend, files, sets, no_cache, skip_bad, ctc] {
     fas::RegisterCtcTranscriber();
     auto config = files->empty() && sets->empty() ? fas::TranscriberConfig{}
                                                   : fas::LoadConfig<fas::TranscriberConfig>(*files, *sets);
@@ -53,11 +56,30 @@ fas::cli::RunFn Setup(CLI::App& app) {
       if (backend->empty()) config.backend = "ctc";
     }
     if (ctc->beam_width != 1) config.ctc.beam_width = ctc->beam_width;
-    fas::Manifest manifest = fas::ReadManifest(*in);
+    fas::ManifestReadOptions read;
+    read.skip_bad = *skip_bad;
+    fas::Manifest manifest = fas::ReadManifest(*in, read);
     std::vector<std::string> paths;
     for (const auto& u : manifest.utterances) paths.push_back(u.audio_path);
     fas::TranscribeStats stats;
-    const auto texts = fas::TranscribeFiles(paths, config, fas::IntraOpThreads(), &stats);
+    std::vector<std::string> failures;
+    auto texts = fas::TranscribeFiles(paths, config, fas::IntraOpThreads(), &stats, *skip_bad ? &failures : nullptr);
+    if (!failures.empty()) {
+      // Unreadable audio leaves the output manifest and joins the bad lines in the skip list.
+      std::vector<fas::Utterance> kept;
+      std::vector<std::string> kept_texts;
+      for (size_t i = 0; i < texts.size(); ++i) {
+        auto& u = manifest.utterances[i];
+        if (failures[i].empty()) {
+          kept.push_back(std::move(u));
+          kept_texts.push_back(std::move(texts[i]));
+        } else {
+          manifest.skipped.push_back(fas::SkippedLine{u.line, u.id, failures[i], manifest.path});
+        }
+      }
+      manifest.utterances = std::move(kept);
+      texts = std::move(kept_texts);
+    }
 
     // Audio paths are rewritten relative to the output manifest's folder, so that it works wherever it is written.
     const fs::path out_dir = fs::absolute(*out).parent_path();
@@ -75,6 +97,12 @@ fas::cli::RunFn Setup(CLI::App& app) {
     }
     fs::create_directories(out_dir);
     fas::WriteManifest(*out, manifest.utterances);
+    if (!manifest.skipped.empty()) {
+      const std::string list = fs::path(*out).replace_extension(".skipped.jsonl").string();
+      fas::WriteSkipList(list, manifest.skipped);
+      std::printf("skipped %zu bad line(s) or unreadable file(s) of %s, listed in %s\n", manifest.skipped.size(),
+                  in->c_str(), list.c_str());
+    }
     std::printf("transcribed %zu utterances with %s: decoded %lld (%.1f s of audio in %.1f s), %lld from the cache\n",
                 texts.size(), config.backend.c_str(), static_cast<long long>(stats.decoded), stats.audio_seconds,
                 stats.decode_seconds, static_cast<long long>(stats.cached));

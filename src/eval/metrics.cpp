@@ -81,6 +81,10 @@ EvalMetrics Evaluate(const std::vector<Prediction>& predictions, const std::vect
   EvalMetrics e;
   int64_t biased = 0;
   for (const auto& p : predictions) {
+    if (p.label.empty()) {
+      ++e.unlabelled;
+      continue;
+    }
     t_all.push_back(p.label);
     p_all.push_back(p.pred);
     const auto conflict = p.IsConflict();

@@ -67,6 +67,8 @@ nlohmann::json ResultsJson(const EvalMetrics& metrics, const ResultsInfo& info) 
   j["seed"] = info.seed;
   j["label_map"] = info.label_map;
   if (info.trainable_parameters >= 0) j["trainable_parameters"] = info.trainable_parameters;
+  if (info.skipped > 0) j["skipped"] = info.skipped;
+  if (metrics.unlabelled > 0) j["unlabelled"] = metrics.unlabelled;
   return j;
 }
 
@@ -97,7 +99,11 @@ EvalMetrics WriteEvaluation(const std::string& dir, const std::vector<Prediction
   std::string lines;
   for (const auto& p : predictions) lines += PredictionJson(p, label_order).dump() + "\n";
   WriteAtomically(dir + "/predictions.jsonl", lines);
-  WriteAtomically(dir + "/results.json", ResultsJson(metrics, info).dump(2) + "\n");
+  if (metrics.all.n > 0) {
+    WriteAtomically(dir + "/results.json", ResultsJson(metrics, info).dump(2) + "\n");
+  } else {
+    std::filesystem::remove(dir + "/results.json", ec);
+  }
   return metrics;
 }
 

@@ -31,6 +31,18 @@ bool FrozenForTheRun(EncoderModule& encoder) {
   return false;
 }
 
+bool TrainsDuringRun(EncoderModule& encoder, const std::string& name, const torch::Tensor& parameter) {
+  auto* a = dynamic_cast<AcousticEncoderImpl*>(&encoder);
+  if (a == nullptr || a->config().unfreeze_after_steps <= 0) return parameter.requires_grad();
+  // The configured freezing, not the current one: the answer must not change when the encoder unfreezes (the
+  // optimiser's groups, and so a checkpoint's optimiser state, are built from it). Unfreezing relaxes it once:
+  // all -> feature_extractor (the conv front end stays frozen), feature_extractor -> none.
+  const std::string& configured = a->config().freeze;
+  if (configured == "all") return name.rfind("feature_extractor.", 0) != 0;
+  if (configured == "feature_extractor") return true;
+  return parameter.requires_grad();
+}
+
 void OnEncoderTrainStep(const std::shared_ptr<EncoderModule>& acoustic, const std::shared_ptr<EncoderModule>& semantic,
                         int64_t step) {
   for (const auto& e : {acoustic, semantic}) {

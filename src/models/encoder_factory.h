@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "fas/models/ser_model.h"
 
@@ -15,6 +16,9 @@ std::shared_ptr<EncoderModule> MakeSemanticEncoder(const SemanticPathwayConfig& 
 
 // Wholly frozen now and never unfrozen later: its features can be computed once and cached.
 bool FrozenForTheRun(EncoderModule& encoder);
+// Whether `parameter` (named `name` within `encoder`) trains at some point of the run: now, or once the encoder
+// unfreezes after N steps. The same answer before and after unfreezing.
+bool TrainsDuringRun(EncoderModule& encoder, const std::string& name, const torch::Tensor& parameter);
 // Forwards the step count to encoders that unfreeze after N steps.
 void OnEncoderTrainStep(const std::shared_ptr<EncoderModule>& acoustic, const std::shared_ptr<EncoderModule>& semantic,
                         int64_t step);

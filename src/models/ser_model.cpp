@@ -239,10 +239,17 @@ std::vector<torch::Tensor> SerModelImpl::TrainableParameters() const {
 ParameterGroups SerModelImpl::Groups() const {
   ParameterGroups g;
   for (const auto& item : named_parameters()) {
-    if (!item.value().requires_grad()) continue;
     const std::string& name = item.key();
-    const bool encoder = name.rfind("acoustic_encoder.", 0) == 0 || name.rfind("semantic_encoder.", 0) == 0;
-    (encoder ? g.encoder : g.head).push_back(item.value());
+    bool encoder = false;
+    bool trains = item.value().requires_grad();
+    for (const auto& [prefix, module] : {std::make_pair(std::string("acoustic_encoder."), acoustic_encoder_),
+                                         std::make_pair(std::string("semantic_encoder."), semantic_encoder_)}) {
+      if (module && name.rfind(prefix, 0) == 0) {
+        encoder = true;
+        trains = models::TrainsDuringRun(*module, name.substr(prefix.size()), item.value());
+      }
+    }
+    if (trains) (encoder ? g.encoder : g.head).push_back(item.value());
   }
   return g;
 }

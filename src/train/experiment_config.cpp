@@ -1,6 +1,8 @@
 #include "fas/train/experiment_config.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <optional>
 #include <set>
 
 #include "fas/config/binder.h"
@@ -46,8 +48,27 @@ void ExperimentConfig::Validate() const {
   }
 }
 
-ExperimentConfig LoadExperimentConfig(const std::vector<std::string>& files, const std::vector<std::string>& sets) {
-  ExperimentConfig cfg = LoadConfig<ExperimentConfig>(files, sets);
+ExperimentConfig LoadExperimentConfig(const std::vector<std::string>& files, const std::vector<std::string>& sets,
+                                      bool run_config) {
+  ConfigNode tree = LoadConfigTree(files, sets);
+  std::optional<ConfigNode> text_field;
+  if (const ConfigNode* data = tree.Find("data"); data != nullptr && data->kind == ConfigNode::Kind::kMap) {
+    auto& fields = tree.FindOrAdd("data")->map;
+    const auto it = std::find_if(fields.begin(), fields.end(), [](const auto& f) { return f.first == "text_field"; });
+    if (it != fields.end()) {
+      text_field = it->second;
+      fields.erase(it);
+    }
+  }
+  ExperimentConfig cfg = BindConfig<ExperimentConfig>(tree);
+  const bool written_by_fas = run_config && text_field && text_field->file.rfind("--set", 0) != 0;
+  if (text_field && !written_by_fas && text_field->kind != ConfigNode::Kind::kNull &&
+      text_field->scalar != cfg.model.semantic.text_field) {
+    throw ConfigError("config key 'data.text_field' (" + text_field->Where() + ") is not read: an SER model reads "
+                      "its transcript from model.semantic.text_field (now '" + cfg.model.semantic.text_field +
+                      "'); set model.semantic.text_field: " + text_field->scalar + " instead, and drop "
+                      "data.text_field");
+  }
   cfg.Validate();
   return cfg;
 }

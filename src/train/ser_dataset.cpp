@@ -23,6 +23,7 @@ SerDataset::SerDataset(const std::string& manifest, const LabelSet& labels, cons
   d.label_map = options.label_map;
   d.manifest.skip_bad = options.skip_bad;
   ValidateLabelField(options.label_field);
+  d.manifest.require_label = options.require_label && options.label_field == "label";
   Manifest m = ReadManifest(manifest, d.manifest);
   if (options.label_field == "text_label") {
     for (Utterance& u : m.utterances) {

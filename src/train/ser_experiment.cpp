@@ -33,8 +33,11 @@ std::optional<LabelMap> LoadMap(const std::string& spec) {
 
 bool ReadsText(const ModelConfig& m) { return FusionHeadStreams(m.head).semantic && m.semantic.type == "text"; }
 
-SerDatasetOptions SerOptions(const ExperimentConfig& cfg, const std::optional<LabelMap>& map) {
+// `labelled`: every utterance must carry the label the run learns (training and dev); evaluation manifests may
+// hold unlabelled utterances, which are predicted and not scored.
+SerDatasetOptions SerOptions(const ExperimentConfig& cfg, const std::optional<LabelMap>& map, bool labelled = false) {
   SerDatasetOptions o;
+  o.require_label = labelled;
   o.text_field = ReadsText(cfg.model) ? cfg.model.semantic.text_field : "";
   o.require_text = ReadsText(cfg.model);
   o.skip_bad = cfg.data.loader.skip_bad;
@@ -86,6 +89,8 @@ class BatchStream {
       for (int64_t k = 0; k < first; ++k) loader_->Next();  // decoded and dropped: consumed before the resume
     }
   }
+  // Utterances the DataLoader left out for unusable audio (skip_bad), each listed once.
+  std::vector<SkippedLine> skipped() const { return loader_ ? loader_->skipped() : std::vector<SkippedLine>{}; }
   // The next batch's items, with the waveform filled in when decoding; false at the end of the pass.
   bool Next(std::vector<int64_t>& items, SerInput& in) {
     if (loader_) {
@@ -121,10 +126,13 @@ torch::Tensor BatchLabels(const SerDataset& data, const std::vector<int64_t>& ba
 
 // Predictions over a whole dataset in manifest order (model in eval mode, no gradient); `loss` gets the mean
 // cross-entropy over the labelled utterances. Data-parallel: each rank predicts its shard of the batches and the
-// probabilities are summed across ranks, so every rank returns the predictions for the whole dataset.
+// probabilities are summed across ranks, so every rank returns the predictions for the whole dataset. An
+// utterance the loader skipped (skip_bad: unusable audio) has no prediction: it is left out, counted in
+// `skipped_audio` and listed (this rank's) in `skipped`.
 std::vector<Prediction> PredictDataset(SerModel& model, const FeatureCache* cache, const SerDataset& data,
                                        const LoaderConfig& loader, double* loss = nullptr,
-                                       DataParallel* parallel = nullptr) {
+                                       DataParallel* parallel = nullptr, int64_t* skipped_audio = nullptr,
+                                       std::vector<SkippedLine>* skipped = nullptr) {
   torch::NoGradGuard no_grad;
   const bool was_training = model->is_training();
   model->eval();
@@ -133,6 +141,7 @@ std::vector<Prediction> PredictDataset(SerModel& model, const FeatureCache* cach
   torch::Tensor probs = torch::zeros({n, classes}, torch::kFloat64);
   // Per utterance: acoustic attention share, and 1 where the head reports one. Last row: loss sum, labelled.
   torch::Tensor share = torch::zeros({n + 1, 2}, torch::kFloat64);
+  torch::Tensor predicted = torch::zeros({n}, torch::kFloat64);  // 1 once the utterance has its probabilities
   BatchStream stream(data, loader, false, 0, NeedsAudio(model, cache), parallel ? parallel->rank() : 0,
                      parallel ? parallel->world_size() : 1);
   stream.Start(0, 0);
@@ -144,6 +153,7 @@ std::vector<Prediction> PredictDataset(SerModel& model, const FeatureCache* cach
     in = SerInput();
     const torch::Tensor index = torch::tensor(batch, torch::kInt64);
     probs.index_copy_(0, index, torch::softmax(o.logits.to(torch::kFloat64), 1));
+    predicted.index_fill_(0, index, 1.0);
     if (o.acoustic_share.defined()) {
       share.index_copy_(0, index, torch::stack({o.acoustic_share.to(torch::kFloat64),
                                                 torch::ones({index.size(0)}, torch::kFloat64)}, 1));
@@ -161,24 +171,35 @@ std::vector<Prediction> PredictDataset(SerModel& model, const FeatureCache* cach
   if (parallel != nullptr) {
     parallel->AllReduceSum(probs);
     parallel->AllReduceSum(share);
+    parallel->AllReduceSum(predicted);
   }
+  if (skipped != nullptr) *skipped = stream.skipped();
   std::vector<Prediction> out;
   out.reserve(static_cast<size_t>(n));
   const auto p_all = probs.accessor<double, 2>();
   const auto s_all = share.accessor<double, 2>();
+  const auto done = predicted.accessor<double, 1>();
+  int64_t left_out = 0;
   for (int64_t i = 0; i < n; ++i) {
+    if (done[i] == 0) {
+      ++left_out;
+      continue;
+    }
     const Utterance& u = data.utterance(i);
     Prediction p;
     p.id = u.id;
     p.label = data.label(i) >= 0 ? names[static_cast<size_t>(data.label(i))] : "";
     p.probs.assign(&p_all[i][0], &p_all[i][0] + classes);
     p.pred = names[static_cast<size_t>(std::max_element(p.probs.begin(), p.probs.end()) - p.probs.begin())];
-    p.text_label = u.text_label;
+    // The words' emotion mapped as the label is (a corpus label map), so that the two compare.
+    const int64_t text_label = data.audio()->text_label(i);
+    p.text_label = text_label >= 0 ? names[static_cast<size_t>(text_label)] : "";
     p.conflict = u.conflict;
     if (s_all[i][1] > 0) p.acoustic_share = s_all[i][0];
     out.push_back(std::move(p));
   }
   model->train(was_training);
+  if (skipped_audio != nullptr) *skipped_audio = left_out;
   if (loss != nullptr) *loss = s_all[n][1] > 0 ? s_all[n][0] / s_all[n][1] : std::nan("");
   return out;
 }
@@ -275,8 +296,13 @@ EvalMetrics EvaluateInto(SerModel& model, FeatureCache* cache, const ExperimentC
                          DataParallel* parallel = nullptr) {
   SerDataset data(manifest, labels, SerOptions(cfg, map));
   if (cache != nullptr && cache->enabled()) cache->Fill(data);
-  const auto preds = PredictDataset(model, cache, data, cfg.data.loader, nullptr, parallel);
+  int64_t skipped_audio = 0;
+  std::vector<SkippedLine> skipped = data.audio()->skipped();
+  std::vector<SkippedLine> skipped_here;
+  const auto preds =
+      PredictDataset(model, cache, data, cfg.data.loader, nullptr, parallel, &skipped_audio, &skipped_here);
   if (parallel != nullptr && parallel->rank() != 0) return Evaluate(preds, model->labels());
+  skipped.insert(skipped.end(), skipped_here.begin(), skipped_here.end());
   ResultsInfo info;
   info.model = cfg.model.head;
   info.dataset = name;
@@ -285,7 +311,18 @@ EvalMetrics EvaluateInto(SerModel& model, FeatureCache* cache, const ExperimentC
   info.seed = cfg.seed;
   info.label_map = LabelMapJson(data.label_report());
   info.trainable_parameters = model->NumTrainableParameters();
-  const EvalMetrics m = WriteEvaluation(run_dir + "/eval/" + name, preds, model->labels(), info);
+  info.skipped = static_cast<int64_t>(data.audio()->skipped().size()) + skipped_audio;
+  const std::string dir = run_dir + "/eval/" + name;
+  const EvalMetrics m = WriteEvaluation(dir, preds, model->labels(), info);
+  if (!skipped.empty()) WriteSkipList(dir + "/skipped.jsonl", skipped);
+  if (info.skipped > 0) {
+    spdlog::warn("eval {}: {} utterance(s) skipped, not scored (listed in {}/skipped.jsonl)", name, info.skipped,
+                 dir);
+  }
+  if (m.unlabelled > 0) {
+    spdlog::warn("eval {}: {} of {} predicted utterance(s) have no label: predicted, not scored{}", name, m.unlabelled,
+                 preds.size(), m.all.n == 0 ? " (predictions.jsonl only, no results.json)" : "");
+  }
   spdlog::info("eval {}: n {} acc {:.4f} ua {:.4f} macro_f1 {:.4f}{}", name, m.all.n, m.all.acc, m.all.ua,
                m.all.macro_f1,
                m.conflict.n > 0 ? fmt::format(" | conflict acc {:.4f} (n {})", m.conflict.acc, m.conflict.n) : "");
@@ -297,7 +334,7 @@ EvalMetrics EvaluateInto(SerModel& model, FeatureCache* cache, const ExperimentC
 ExperimentConfig LoadRunConfig(const std::string& run_dir) {
   const std::string path = run_dir + "/config.yaml";
   if (!fs::exists(path)) throw IoError("'" + run_dir + "' is not a run directory (no config.yaml)");
-  return LoadExperimentConfig({path}, {});
+  return LoadExperimentConfig({path}, {}, true);
 }
 
 TrainSummary TrainExperiment(ExperimentConfig cfg, const TrainRunOptions& options) {
@@ -335,8 +372,8 @@ TrainSummary TrainExperiment(ExperimentConfig cfg, const TrainRunOptions& option
 
   const LabelSet labels = LoadLabels(cfg.data);
   const std::optional<LabelMap> map = LoadMap(cfg.data.label_map);
-  const SerDataset train(cfg.data.Resolve(cfg.data.train), labels, SerOptions(cfg, map));
-  const SerDataset dev(cfg.data.Resolve(cfg.data.dev), labels, SerOptions(cfg, map));
+  const SerDataset train(cfg.data.Resolve(cfg.data.train), labels, SerOptions(cfg, map, true));
+  const SerDataset dev(cfg.data.Resolve(cfg.data.dev), labels, SerOptions(cfg, map, true));
   spdlog::info("run '{}' ({}): {} training / {} dev utterances, seed {}", cfg.name, run_dir, train.size(), dev.size(),
                cfg.seed);
   if (!options.resume && writer) {
@@ -410,8 +447,9 @@ TrainSummary TrainExperiment(ExperimentConfig cfg, const TrainRunOptions& option
 }
 
 EvalMetrics EvaluateRun(const std::string& run_dir, const std::string& manifest, const std::string& name,
-                        const std::string& label_map) {
-  const ExperimentConfig cfg = LoadRunConfig(run_dir);
+                        const std::string& label_map, bool skip_bad) {
+  ExperimentConfig cfg = LoadRunConfig(run_dir);
+  if (skip_bad) cfg.data.loader.skip_bad = true;
   const LabelSet labels = LoadLabels(cfg.data);
   SerModel model = LoadRunModel(cfg, run_dir, labels);
   return EvaluateInto(model, nullptr, cfg, run_dir, manifest, name, LoadMap(label_map), labels);

@@ -76,8 +76,11 @@ class CachedTranscriber {
 
 // Transcribes audio files (any format fas::ReadAudio reads) on `threads` threads, one decoder each; a file whose
 // bytes and decoder fingerprint are already in the cache is not decoded again. Results are in input order.
+// `failures`: when given, a file that cannot be read (a fas::Error: missing, corrupt, NaN audio) gets its error
+// there, at its position, and an empty transcript, instead of stopping the whole run.
 std::vector<std::string> TranscribeFiles(const std::vector<std::string>& paths, const TranscriberConfig& config,
-                                         int threads, TranscribeStats* stats = nullptr);
+                                         int threads, TranscribeStats* stats = nullptr,
+                                         std::vector<std::string>* failures = nullptr);
 
 // 128-bit content hash (hex) used for cache keys; stable across runs and machines.
 std::string ContentHash(const std::string& bytes);

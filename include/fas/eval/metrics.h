@@ -51,8 +51,10 @@ struct EvalMetrics {
   // Among conflict utterances with a known text_label, the fraction predicted as that text_label.
   std::optional<double> semantic_bias_rate;
   int64_t semantic_bias_n = 0;  // its denominator
+  int64_t unlabelled = 0;       // predictions without a label (empty `label`): in no figure above
 };
 
+// Scores the labelled predictions; one with an empty `label` is counted in `unlabelled` and scored nowhere.
 EvalMetrics Evaluate(const std::vector<Prediction>& predictions, const std::vector<std::string>& label_order);
 
 nlohmann::json ToJson(const ClassificationMetrics& m);

@@ -21,6 +21,8 @@ struct ResultsInfo {
   nlohmann::json label_map = nlohmann::json::object();  // what was mapped or dropped (LabelMapJson)
   // For the paper's tables (fas tables): the model's trainable parameter count, written when known (>= 0).
   int64_t trainable_parameters = -1;
+  // Manifest lines and utterances left out by skip_bad (never scored), written when > 0.
+  int64_t skipped = 0;
 };
 
 // {"kept", "mapped": {"exc->happy": n}, "dropped": {...}} of a label map applied to the evaluated manifest.
@@ -28,14 +30,16 @@ nlohmann::json LabelMapJson(const LabelMapReport& report);
 
 // results.json's content: n, acc, ua, macro_f1, weighted_f1, labels, confusion, per_class, conflict and congruent
 // (same figures, plus semantic_bias_rate under conflict), model, dataset, manifest, seed, label_map, and
-// trainable_parameters when known.
+// trainable_parameters when known, and `skipped` / `unlabelled` (utterances not scored) when > 0.
 nlohmann::json ResultsJson(const EvalMetrics& metrics, const ResultsInfo& info);
 
 // A predictions.jsonl line, keys in this order: id, label, pred, probs ({class: p} in label-set order), and
 // text_label, conflict and acoustic_share where known.
 nlohmann::ordered_json PredictionJson(const Prediction& p, const std::vector<std::string>& label_order);
 
-// Computes the metrics and writes DIR/results.json and DIR/predictions.jsonl (DIR created). Returns the metrics.
+// Computes the metrics and writes DIR/predictions.jsonl and, when at least one prediction is labelled,
+// DIR/results.json (DIR created; a results.json of an earlier evaluation is removed when there is nothing to
+// score). Returns the metrics.
 EvalMetrics WriteEvaluation(const std::string& dir, const std::vector<Prediction>& predictions,
                             const std::vector<std::string>& label_order, const ResultsInfo& info);
 

@@ -122,8 +122,10 @@ struct StreamFeatures {
   torch::Tensor mask;    // [B, T] bool
 };
 
-// Parameters split for separate learning rates. Frozen parameters are in neither; an encoder that unfreezes
-// after N steps has all its parameters in `encoder` (requires_grad decides when they move).
+// Parameters split for separate learning rates: every parameter that trains at some point of the run, from the
+// model's structure and configured freezing, so the groups are the same before and after an encoder unfreezes
+// (and so between a run and its resume). A parameter frozen for the whole run is in neither; one frozen for now
+// has no gradient, and the optimiser leaves it alone until it has one.
 struct ParameterGroups {
   std::vector<torch::Tensor> encoder;  // acoustic and semantic encoders
   std::vector<torch::Tensor> head;     // layer weights, fusion head, classifier

@@ -20,9 +20,23 @@
 
 namespace fas {
 
+namespace experiment_detail {
+// Forwards every field but one to the visitor `v`.
+template <class V>
+struct AllBut {
+  V& v;
+  const char* skip;
+  template <class T>
+  void operator()(const char* key, T& field, const char* help = "") {
+    if (std::string(key) != skip) v(key, field, help);
+  }
+};
+}  // namespace experiment_detail
+
 // `data:` holds the corpus and, at the same level, every field of the data module's LoaderConfig (batch_size,
-// max_batch_seconds, bucketing, max_train_seconds, num_workers, normalize, augment, skip_bad, ...).
-// loader.text_field is not read: the transcript field is model.semantic.text_field.
+// max_batch_seconds, bucketing, max_train_seconds, num_workers, normalize, augment, skip_bad, ...) but
+// text_field: the transcript an SER model reads is model.semantic.text_field, one key for one setting
+// (LoadExperimentConfig refuses a data.text_field that says otherwise).
 struct DataConfig {
   std::string root;                   // corpus folder; manifests below are relative to it (empty: the working dir)
   std::string train = "train.jsonl";
@@ -44,7 +58,8 @@ struct DataConfig {
     v("label_field", label_field,
       "the field a run learns and is scored on: label (the voice's emotion) or text_label (the words' emotion, "
       "to train a text-emotion encoder for other runs to start from)");
-    loader.Visit(v);
+    experiment_detail::AllBut<V> loader_fields{v, "text_field"};
+    loader.Visit(loader_fields);
   }
   std::string Resolve(const std::string& manifest) const;  // a manifest path against root
   std::string ResolvedCacheDir() const;
@@ -85,6 +100,11 @@ struct ExperimentConfig {
 };
 
 // Loads files + --set assignments into an ExperimentConfig (unknown keys are errors) and validates it.
-ExperimentConfig LoadExperimentConfig(const std::vector<std::string>& files, const std::vector<std::string>& sets);
+// data.text_field is not a key of an SER experiment: given with the value model.semantic.text_field has, it is
+// accepted (it says the same); any other value is a ConfigError naming where it was set and the key to use.
+// `run_config`: the files are a run's config.yaml, written by fas; those written before data.text_field was
+// refused carry the loader's default there, never read, and it is dropped.
+ExperimentConfig LoadExperimentConfig(const std::vector<std::string>& files, const std::vector<std::string>& sets,
+                                      bool run_config = false);
 
 }  // namespace fas

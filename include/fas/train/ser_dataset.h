@@ -21,6 +21,9 @@ struct SerDatasetOptions {
   std::string text_field;     // transcript field the semantic pathway reads ("" when it reads none)
   bool require_text = false;  // a missing transcript is an error (a text semantic pathway)
   bool skip_bad = false;      // bad manifest lines are listed and left out
+  // A line without the label the run learns is a bad line (an error naming it, or with skip_bad a listed skip):
+  // training and dev manifests.
+  bool require_label = false;
   // "text_label": every utterance's target is its words' emotion (each must have one); its conflict flag is
   // dropped, since target and words then always agree.
   std::string label_field = "label";

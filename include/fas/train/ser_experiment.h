@@ -32,8 +32,11 @@ ExperimentConfig LoadRunConfig(const std::string& run_dir);
 
 // Evaluates a run's best checkpoint (last when it has none) on a manifest; writes run_dir/eval/NAME/.
 // `label_map`: a file or corpus name mapping the manifest's labels onto the model's (empty: none needed).
+// `skip_bad`: bad lines and unusable audio are skipped, listed in eval/NAME/skipped.jsonl and counted, never
+// scored (also on when the run was trained with data.skip_bad). Unlabelled utterances are predicted and not
+// scored; with none labelled, only predictions.jsonl is written.
 EvalMetrics EvaluateRun(const std::string& run_dir, const std::string& manifest, const std::string& name,
-                        const std::string& label_map = "");
+                        const std::string& label_map = "", bool skip_bad = false);
 
 // One JSON object a file: file, label, probs {class: p}, acoustic_share / semantic_share (when the head has
 // them), transcript. `texts` gives transcripts by position; a missing or empty one is transcribed with `asr`.

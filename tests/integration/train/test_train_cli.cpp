@@ -1,5 +1,6 @@
 // `fas train` → `fas eval` → `fas predict` through the real binary on the tiny synthetic corpus, then a stop by
-// SIGTERM and `--resume`.
+// SIGTERM and `--resume`; bad and unlabelled input (--skip-bad on every command that reads a manifest, label maps,
+// manifests without labels) on a small run trained from a few of its utterances.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -9,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -19,6 +21,7 @@ using fas::testing::JsonLines;
 using fas::testing::ReadFile;
 using fas::testing::RunFas;
 using fas::testing::TempDir;
+using fas::testing::WriteFile;
 
 namespace {
 
@@ -150,6 +153,171 @@ TEST(TrainCli, SigtermSavesAndResumeCompletes) {
   const auto after = nlohmann::json::parse(ReadFile(run + "/checkpoints/last/trainer_state.json"));
   EXPECT_EQ(after.at("step").get<int>(), stopped_at + 4);
   EXPECT_TRUE(fs::exists(run + "/eval/conflict/results.json"));
+}
+
+// The first `n` lines of a tiny-corpus manifest, audio paths made absolute (the new manifests live elsewhere).
+std::vector<nlohmann::json> CorpusLines(const std::string& manifest, size_t n) {
+  std::vector<nlohmann::json> out;
+  for (auto j : JsonLines(fas::testing::TinyCorpus() + "/" + manifest)) {
+    if (out.size() == n) break;
+    j["audio"] = fas::testing::TinyCorpus() + "/" + j.at("audio").get<std::string>();
+    out.push_back(j);
+  }
+  return out;
+}
+
+std::string Lines(const std::vector<nlohmann::json>& lines, const std::vector<std::string>& extra = {}) {
+  std::string out;
+  for (const auto& j : lines) out += j.dump() + "\n";
+  for (const auto& e : extra) out += e + "\n";
+  return out;
+}
+
+// A folder with bad input: a file that is no audio (its line gives a duration, so that only decoding finds out),
+// and manifest lines for it and for nothing at all.
+struct BadInput {
+  TempDir dir;
+  std::string corrupt_line, not_json_line = "{\"id\": \"broken\", ";
+  BadInput() {
+    WriteFile(dir / "corrupt.wav", "RIFF this is no audio at all");
+    corrupt_line = nlohmann::json{{"id", "corrupt"}, {"audio", dir / "corrupt.wav"}, {"label", "sad"},
+                                  {"duration", 1.0}, {"asr_text", "words"}, {"text", "words"}}.dump();
+  }
+};
+
+// A small acoustic_only run, trained once for the tests below with `fas train --skip-bad` on a manifest with a
+// corrupt file and a line that is no JSON: the flag reaches the run's config (data.skip_bad), which evaluation
+// then inherits.
+const std::string& SmallRun() {
+  static BadInput bad;
+  static const std::string run = [] {
+    const std::string root = bad.dir.path();
+    WriteFile(bad.dir / "train.jsonl", Lines(CorpusLines("train.jsonl", 8), {bad.corrupt_line, bad.not_json_line}));
+    const auto r = RunFas({"train", "--config", fas::testing::SourceDir() + "/configs/models/acoustic_only.yaml",
+                           "--set", "data.root=" + root, "--set", "data.train=train.jsonl", "--set",
+                           "data.dev=train.jsonl", "--set", "eval=[]", "--set", "data.batch_size=4", "--set",
+                           "train.max_steps=2", "--set", "model.fusion.d_model=32", "--set",
+                           "model.acoustic.encoder.hidden_size=32", "--set",
+                           "model.acoustic.encoder.intermediate_size=64", "--skip-bad", "--run-dir",
+                           bad.dir / "run", "--threads", "2"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return bad.dir / "run";
+  }();
+  return run;
+}
+
+// With skip_bad, a skipped utterance is not scored (no all-zero prediction counted as class 0) and is counted.
+TEST(EvalCli, SkippedUtterancesAreCountedNotScored) {
+  BadInput bad;
+  const auto good = CorpusLines("test.jsonl", 6);
+  WriteFile(bad.dir / "m.jsonl", Lines(good, {bad.corrupt_line, bad.not_json_line}));
+  const auto r = RunFas({"eval", "--run", SmallRun(), "--manifest", bad.dir / "m.jsonl", "--name", "bad"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto results = nlohmann::json::parse(ReadFile(SmallRun() + "/eval/bad/results.json"));
+  EXPECT_EQ(results.at("n"), good.size());
+  EXPECT_EQ(results.value("skipped", 0), 2);
+  EXPECT_EQ(JsonLines(SmallRun() + "/eval/bad/predictions.jsonl").size(), good.size());
+  const auto skipped = JsonLines(SmallRun() + "/eval/bad/skipped.jsonl");
+  ASSERT_EQ(skipped.size(), 2u);
+  EXPECT_TRUE(skipped[0].dump().find("corrupt") != std::string::npos ||
+              skipped[1].dump().find("corrupt") != std::string::npos);
+}
+
+// The conflict breakdown compares the label and the words' label after the same corpus label map.
+TEST(EvalCli, ConflictComparesMappedLabels) {
+  const std::map<std::string, std::string> raw = {{"neutral", "neu"}, {"happy", "hap"}, {"sad", "sad"},
+                                                  {"angry", "ang"}, {"surprise", "sur"}, {"fear", "fea"},
+                                                  {"disgust", "dis"}};
+  TempDir d;
+  std::vector<nlohmann::json> lines;
+  int conflict = 0;
+  for (auto j : CorpusLines("test.jsonl", 35)) {
+    ASSERT_TRUE(j.contains("text_label")) << j.dump();
+    conflict += j.at("label") != j.at("text_label");
+    j["label"] = raw.at(j.at("label").get<std::string>());
+    j["text_label"] = raw.at(j.at("text_label").get<std::string>());
+    j.erase("conflict");  // derived from the two labels
+    lines.push_back(j);
+  }
+  ASSERT_GT(conflict, 0);
+  ASSERT_LT(conflict, static_cast<int>(lines.size()));
+  WriteFile(d / "iemocap_style.jsonl", Lines(lines));
+  const auto r = RunFas({"eval", "--run", SmallRun(), "--manifest", d / "iemocap_style.jsonl", "--name", "mapped",
+                         "--label-map", "iemocap"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto results = nlohmann::json::parse(ReadFile(SmallRun() + "/eval/mapped/results.json"));
+  EXPECT_EQ(results.at("conflict").at("n"), conflict);
+  EXPECT_EQ(results.at("conflict").at("semantic_bias_n"), conflict);
+  EXPECT_EQ(results.at("congruent").at("n"), static_cast<int>(lines.size()) - conflict);
+  for (const auto& p : JsonLines(SmallRun() + "/eval/mapped/predictions.jsonl")) {
+    EXPECT_EQ(p.at("conflict").get<bool>(), p.at("label") != p.at("text_label")) << p.dump();
+  }
+}
+
+// An unlabelled utterance: training refuses it up front, naming the manifest and the line; evaluation predicts
+// it and does not score it (a manifest without any label: predictions only, no results.json).
+TEST(EvalCli, UnlabelledUtterances) {
+  TempDir d;
+  auto lines = CorpusLines("train.jsonl", 6);
+  lines[2].erase("label");
+  WriteFile(d / "train.jsonl", Lines(lines));
+  auto r = RunFas({"train", "--config", fas::testing::SourceDir() + "/configs/models/acoustic_only.yaml", "--set",
+                   "data.root=" + d.path(), "--set", "data.dev=train.jsonl", "--set", "eval=[]", "--set",
+                   "train.max_steps=2", "--run-dir", d / "run", "--threads", "2"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("error: " + (d / "train.jsonl") + ":3: "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("label"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(d / "run/metrics.jsonl"));
+
+  r = RunFas({"eval", "--run", SmallRun(), "--manifest", d / "train.jsonl", "--name", "partly"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto partly = nlohmann::json::parse(ReadFile(SmallRun() + "/eval/partly/results.json"));
+  EXPECT_EQ(partly.at("n"), lines.size() - 1);
+  EXPECT_EQ(partly.at("unlabelled"), 1);
+  EXPECT_EQ(JsonLines(SmallRun() + "/eval/partly/predictions.jsonl").size(), lines.size());
+
+  for (auto& j : lines) j.erase("label");
+  WriteFile(d / "none.jsonl", Lines(lines));
+  r = RunFas({"eval", "--run", SmallRun(), "--manifest", d / "none.jsonl", "--name", "none"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("no labelled utterance"), std::string::npos) << r.out;
+  EXPECT_EQ(JsonLines(SmallRun() + "/eval/none/predictions.jsonl").size(), lines.size());
+  EXPECT_FALSE(fs::exists(SmallRun() + "/eval/none/results.json"));
+}
+
+// --skip-bad, as README and docs/data.md document it, on every command that reads a manifest: each leaves the bad
+// lines (and unreadable audio, where it reads audio) out, and without the flag the same input is one error line.
+TEST(SkipBadCli, EveryCommandThatReadsAManifestTakesIt) {
+  BadInput bad;
+  const auto good = CorpusLines("test.jsonl", 2);
+  WriteFile(bad.dir / "m.jsonl", Lines(good, {bad.corrupt_line, bad.not_json_line}));
+  WriteFile(bad.dir / "lines.jsonl", Lines(CorpusLines("train.jsonl", 12), {bad.not_json_line}));
+  const std::string m = bad.dir / "m.jsonl";
+
+  // fas train: SmallRun() trains with it; fas eval takes it as well.
+  ASSERT_FALSE(SmallRun().empty());
+  EXPECT_NE(ReadFile(SmallRun() + "/config.yaml").find("skip_bad: true"), std::string::npos);
+  auto r = RunFas({"eval", "--run", SmallRun(), "--manifest", m, "--name", "flag", "--skip-bad"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+
+  const std::vector<std::vector<std::string>> commands = {
+      {"transcribe", "--manifest", m, "--out", bad.dir / "out.jsonl", "--no-cache"},
+      {"tokenizer", "train", "--manifest", bad.dir / "lines.jsonl", "--vocab-size", "40", "--out", bad.dir / "spm"},
+      {"extract", "--config", fas::testing::SourceDir() + "/configs/models/acoustic_only.yaml", "--set",
+       "data.root=" + bad.dir.path(), "--set", "data.train=lines.jsonl", "--set", "data.dev=lines.jsonl", "--set",
+       "eval=[]", "--set", "model.acoustic.encoder.freeze=all", "--set", "data.cache_dir=" + (bad.dir / "cache")},
+  };
+  for (auto args : commands) {
+    SCOPED_TRACE(args[0]);
+    r = RunFas(args);
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_NE(r.err.find("--skip-bad"), std::string::npos) << r.err;
+    args.push_back("--skip-bad");
+    r = RunFas(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+  }
+  EXPECT_EQ(JsonLines(bad.dir / "out.jsonl").size(), good.size());
+  EXPECT_EQ(JsonLines(bad.dir / "out.skipped.jsonl").size(), 2u);
 }
 
 }  // namespace

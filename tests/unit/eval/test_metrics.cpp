@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -150,6 +151,32 @@ TEST(Results, WritesResultsAndPredictionsThatParse) {
   EXPECT_EQ(lines[1]["conflict"], true);
   EXPECT_FALSE(lines[3].contains("conflict"));
   EXPECT_FALSE(lines[1].contains("acoustic_share"));
+}
+
+// An unlabelled prediction is written and not scored: counted as unlabelled, in no figure; with none labelled
+// only predictions.jsonl is written (and an earlier results.json of the same name goes).
+TEST(Results, UnlabelledPredictionsAreWrittenNotScored) {
+  fas::testing::TempDir dir;
+  auto preds = HandCase();
+  preds.push_back(P("", "a", "b"));
+  for (auto& p : preds) p.probs = {0.4, 0.3, 0.2, 0.1};
+  fas::ResultsInfo info;
+  info.skipped = 2;
+  const fas::EvalMetrics m = fas::WriteEvaluation(dir / "e", preds, kOrder, info);
+  EXPECT_EQ(m.all.n, 5);
+  EXPECT_EQ(m.unlabelled, 1);
+  EXPECT_EQ(m.conflict.n + m.congruent.n, 4);  // as without the unlabelled one
+  const auto results = nlohmann::json::parse(fas::testing::ReadFile(dir / "e/results.json"));
+  EXPECT_DOUBLE_EQ(results["acc"].get<double>(), 0.6);
+  EXPECT_EQ(results["unlabelled"], 1);
+  EXPECT_EQ(results["skipped"], 2);
+  EXPECT_EQ(fas::testing::JsonLines(dir / "e/predictions.jsonl").size(), 6u);
+
+  const fas::EvalMetrics none = fas::WriteEvaluation(dir / "e", {P("", "a"), P("", "b")}, kOrder, {});
+  EXPECT_EQ(none.all.n, 0);
+  EXPECT_EQ(none.unlabelled, 2);
+  EXPECT_EQ(fas::testing::JsonLines(dir / "e/predictions.jsonl").size(), 2u);
+  EXPECT_FALSE(std::filesystem::exists(dir / "e/results.json"));
 }
 
 TEST(Results, ConfusionTableNamesRowsAndColumns) {

@@ -2,6 +2,7 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <set>
 
 #include "fas/config/binder.h"
 #include "fas/core/error.h"
@@ -165,6 +166,50 @@ TEST(SerModel, FrozenAcousticEncoderIsCacheableAndOutOfTheGroups) {
   // The frozen encoder stays in eval mode under model->train(): two encodings agree (no dropout, no masking).
   const fas::SerInput raw = RawBatch(model);
   EXPECT_TRUE(torch::equal(model->EncodeAcoustic(raw).states, model->EncodeAcoustic(raw).states));
+}
+
+// An encoder that unfreezes after N steps is in the groups from the start, by structure: the groups (and so the
+// optimiser's layout) are the same before and after it unfreezes, and hold what will train (freeze: all relaxes
+// to feature_extractor, so the conv front end never trains).
+TEST(SerModel, EncoderThatUnfreezesLaterIsInTheGroupsFromTheStart) {
+  for (const std::string freeze : {"all", "feature_extractor"}) {
+    SCOPED_TRACE(freeze);
+    fas::ModelConfig c = SmallConfig("acoustic_only");
+    c.acoustic.encoder.freeze = freeze;
+    c.acoustic.encoder.unfreeze_after_steps = 2;
+    fas::SerModel model = fas::BuildModel(c, Labels());
+    auto names = [&](const std::vector<torch::Tensor>& group) {
+      std::set<std::string> out;
+      for (const auto& item : model->named_parameters()) {
+        for (const auto& p : group) {
+          if (p.is_same(item.value())) out.insert(item.key());
+        }
+      }
+      return out;
+    };
+    const std::set<std::string> before = names(model->Groups().encoder);
+    int64_t transformer = 0, front_end = 0;
+    for (const auto& item : model->named_parameters()) {
+      const std::string& name = item.key();
+      if (name.rfind("acoustic_encoder.encoder.", 0) == 0) {
+        ++transformer;
+        EXPECT_EQ(before.count(name), 1u) << name;
+      }
+      if (name.rfind("acoustic_encoder.feature_extractor.", 0) == 0) {
+        ++front_end;
+        EXPECT_EQ(before.count(name), freeze == "all" ? 0u : 1u) << name;
+      }
+    }
+    EXPECT_GT(transformer, 0);
+    EXPECT_GT(front_end, 0);
+    model->OnTrainStep(2);
+    EXPECT_EQ(names(model->Groups().encoder), before);
+    for (const auto& item : model->named_parameters()) {
+      if (before.count(item.key()) != 0) {
+        EXPECT_TRUE(item.value().requires_grad()) << item.key();
+      }
+    }
+  }
 }
 
 TEST(SerModel, LayerWeightedSumTrainsOnCachedFeatures) {

@@ -1,13 +1,17 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
+#include <random>
 #include <set>
 
 #include "fas/audio/audio.h"
 #include "fas/config/binder.h"
 #include "fas/core/error.h"
+#include "fas/io/safetensors.h"
 #include "fas/train/experiment_config.h"
 #include "fas/train/ser_dataset.h"
+#include "fas/train/ser_experiment.h"
 #include "support/test_support.h"
 
 namespace fs = std::filesystem;
@@ -46,6 +50,33 @@ TEST(ExperimentConfig, ErrorsNameTheKey) {
   EXPECT_THROW(fas::LoadExperimentConfig({d / "b.yaml"}, {}), fas::ConfigError);
   EXPECT_THROW(fas::LoadExperimentConfig({d / "b.yaml"}, {"eval=[]", "task=tts"}), fas::ConfigError);
   EXPECT_NO_THROW(fas::LoadExperimentConfig({d / "b.yaml"}, {"eval=[]"}));
+}
+
+// The transcript field of an SER run is one key, model.semantic.text_field: data.text_field saying something else
+// is an error naming it, saying the same is accepted, and a resolved config no longer prints it. A run's
+// config.yaml written before carries data.text_field (the loader's default, never read): it still loads.
+TEST(ExperimentConfig, DataTextFieldIsOneKeyOrAnError) {
+  try {
+    fas::LoadExperimentConfig({}, {"data.text_field=text"});
+    FAIL() << "data.text_field=text was accepted and ignored";
+  } catch (const fas::ConfigError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("data.text_field"), std::string::npos) << what;
+    EXPECT_NE(what.find("model.semantic.text_field"), std::string::npos) << what;
+  }
+  EXPECT_NO_THROW(fas::LoadExperimentConfig({}, {"data.text_field=asr_text"}));
+  fas::ExperimentConfig c = fas::LoadExperimentConfig({}, {"model.semantic.text_field=text", "data.text_field=text"});
+  EXPECT_EQ(c.model.semantic.text_field, "text");
+  const std::string printed = fas::ConfigToString(c);
+  const size_t data = printed.find("\ndata:\n");
+  ASSERT_NE(data, std::string::npos);
+  EXPECT_EQ(printed.find("\n  text_field:", data), std::string::npos) << printed;
+
+  TempDir d;
+  WriteFile(d / "config.yaml", "model:\n  semantic:\n    text_field: text\ndata:\n  text_field: asr_text\n");
+  EXPECT_THROW(fas::LoadExperimentConfig({d / "config.yaml"}, {}), fas::ConfigError);
+  EXPECT_EQ(fas::LoadExperimentConfig({d / "config.yaml"}, {}, true).model.semantic.text_field, "text");
+  EXPECT_THROW(fas::LoadExperimentConfig({d / "config.yaml"}, {"data.text_field=asr_text"}, true), fas::ConfigError);
 }
 
 TEST(ExperimentConfig, ManifestsResolveAgainstRoot) {
@@ -151,6 +182,55 @@ TEST_F(SerDatasetTest, LabelFieldTextLabelTargetsTheWordsEmotion) {
   EXPECT_THROW(fas::SerDataset(dir_ / "tl.jsonl", names, o), fas::ConfigError);
   EXPECT_THROW(fas::LoadExperimentConfig({}, {"data.label_field=tone"}), fas::ConfigError);
   EXPECT_EQ(fas::LoadExperimentConfig({}, {"data.label_field=text_label"}).data.label_field, "text_label");
+}
+
+// freeze: all + unfreeze_after_steps through TrainExperiment (what `fas train` runs): the encoder's transformer
+// is in the optimiser from the start, so it trains once unfrozen, also across a resume at the unfreezing step;
+// the conv front end stays frozen (all -> feature_extractor).
+TEST(SerTraining, UnfrozenEncoderTrainsAfterUnfreezeAfterSteps) {
+  TempDir d;
+  std::mt19937 rng(7);
+  std::normal_distribution<float> noise(0.0f, 0.1f);
+  const char* labels[] = {"happy", "sad", "angry", "neutral"};
+  std::string lines;
+  for (int i = 0; i < 8; ++i) {
+    std::vector<float> wave(4000 + 400 * i);
+    for (auto& x : wave) x = noise(rng) * static_cast<float>(1 + i % 4);
+    const std::string wav = "u" + std::to_string(i) + ".wav";
+    fas::WriteAudio(d / wav, wave, 16000);
+    lines += "{\"id\": \"u" + std::to_string(i) + "\", \"audio\": \"" + wav + "\", \"label\": \"" +
+             labels[i % 4] + "\"}\n";
+  }
+  WriteFile(d / "train.jsonl", lines);
+  const std::vector<std::string> sets = {
+      "data.root=" + d.path(), "data.batch_size=4", "data.max_train_seconds=0", "data.num_workers=0", "eval=[]",
+      "model.fusion.d_model=32", "model.acoustic.encoder.hidden_size=32",
+      "model.acoustic.encoder.intermediate_size=64", "model.acoustic.encoder.freeze=all",
+      "model.acoustic.encoder.unfreeze_after_steps=1", "model.acoustic.encoder.mask_time_prob=0",
+      "train.lr=1e-2", "train.encoder_lr=1e-2", "train.warmup=0", "train.cache_features=false",
+      "data.train=train.jsonl", "data.dev=train.jsonl"};
+  const std::string config = fas::testing::SourceDir() + "/configs/models/acoustic_only.yaml";
+  fas::ExperimentConfig cfg = fas::LoadExperimentConfig({config}, sets);
+  cfg.train.max_steps = 1;  // the step after which the encoder unfreezes
+  fas::TrainExperiment(cfg, {d / "run", false, {}});
+  const std::string last = d / "run/checkpoints/last/model.safetensors";
+  std::map<std::string, torch::Tensor> before;
+  for (auto& [name, t] : fas::ReadSafeTensors(last)) before[name] = t.clone();
+  cfg.train.max_steps = 3;
+  fas::TrainExperiment(cfg, {d / "run", true, {}});
+  int transformer = 0, moved = 0, front_end = 0;
+  for (auto& [name, t] : fas::ReadSafeTensors(last)) {
+    if (name.rfind("acoustic_encoder.encoder.", 0) == 0) {
+      ++transformer;
+      moved += torch::equal(t, before.at(name)) ? 0 : 1;
+    } else if (name.rfind("acoustic_encoder.feature_extractor.", 0) == 0) {
+      ++front_end;
+      EXPECT_TRUE(torch::equal(t, before.at(name))) << name << " moved, but the front end stays frozen";
+    }
+  }
+  ASSERT_GT(transformer, 0);
+  ASSERT_GT(front_end, 0);
+  EXPECT_EQ(moved, transformer) << "transformer tensors that moved after unfreezing";
 }
 
 }  // namespace
