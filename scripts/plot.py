@@ -23,8 +23,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 # The paper's row order: baselines and ablations first, FAS last; other names before them, alphabetically.
-MODEL_ORDER = ["acoustic_only", "semantic_only", "concat", "gated", "cross_attention", "fas_random_select",
-               "fas_full_attention", "fas"]
+MODEL_ORDER = ["acoustic_only", "semantic_only", "concat", "gated", "late_fusion", "cross_attention",
+               "fas_random_select", "fas_full_attention", "fas"]
 ZERO_SHOT = ["case", "conflict", "emo-emilia", "emovo", "emodb", "emis", "aspire"]
 IN_DOMAIN = ["meld", "ravdess", "esd", "iemocap", "mosei", "mer2024", "test"]
 CANONICAL = ["neutral", "happy", "sad", "angry", "surprise", "fear", "disgust"]

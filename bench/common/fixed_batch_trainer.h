@@ -19,7 +19,7 @@
 
 #include "bench_util.h"
 #include "fas/io/state_dict.h"
-#include "fas/train/trainer.h"
+#include "fas/engine/trainer.h"
 
 namespace fas::bench {
 

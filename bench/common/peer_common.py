@@ -148,7 +148,7 @@ def fas_head_state(fas_state, prefix=""):
     return out
 
 
-# ---- a training step as FAS's Trainer does it (train/trainer.cpp), written the PyTorch way ----
+# ---- a training step as FAS's Trainer does it (src/engine/trainer.cpp), written the PyTorch way ----
 
 def adamw(groups, weight_decay):
     """groups: [(named_parameters, lr)]. Matrices decay, biases / norms / vectors do not, as FAS's Trainer."""

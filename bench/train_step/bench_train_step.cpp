@@ -20,7 +20,7 @@
 #include "bench_util.h"
 #include "fas/core/runtime.h"
 #include "fas/io/safetensors.h"
-#include "fas/train/experiment_config.h"
+#include "fas/tasks/ser/experiment_config.h"
 #include "fixed_batch_trainer.h"
 
 namespace fs = std::filesystem;

@@ -4,9 +4,7 @@
 #include <iostream>
 
 #include "command.h"
-#include "fas/config/binder.h"
-#include "fas/train/asr_experiment.h"
-#include "fas/train/experiment_config.h"
+#include "fas/tasks/registry.h"
 
 namespace {
 
@@ -17,13 +15,7 @@ fas::cli::RunFn Setup(CLI::App& app) {
   show->add_option("--config,-c", *files, "config file(s); later files override earlier ones")->required();
   show->add_option("--set", *sets, "override a key: a.b.c=value (wins over files)");
   return fas::cli::DispatchNested(app, {{show, [files, sets] {
-                                           if (fas::ExperimentTask(*files, *sets) == "asr") {
-                                             auto cfg = fas::LoadAsrExperimentConfig(*files, *sets);
-                                             std::cout << fas::ConfigToString(cfg);
-                                             return;
-                                           }
-                                           fas::ExperimentConfig cfg = fas::LoadExperimentConfig(*files, *sets);
-                                           std::cout << fas::ConfigToString(cfg);
+                                           std::cout << fas::LoadTask(*files, *sets)->ResolvedConfig();
                                          }}});
 }
 

@@ -5,7 +5,7 @@
 
 #include "command.h"
 #include "fas/eval/results.h"
-#include "fas/train/ser_experiment.h"
+#include "fas/tasks/ser/ser_task.h"
 
 namespace {
 
@@ -18,7 +18,9 @@ fas::cli::RunFn Setup(CLI::App& app) {
   app.add_option("--run", o->run, "run directory")->required();
   app.add_option("--manifest,-m", o->manifest, "manifest to evaluate")->required();
   app.add_option("--name", o->name, "results folder under eval/ (default: the manifest's file name)");
-  app.add_option("--label-map", o->label_map, "label map of the manifest's corpus (file or corpus name)");
+  app.add_option("--label-map", o->label_map,
+                 "label map of the manifest's corpus (file or corpus name; default: the run's data.label_map; "
+                 "none: no map)");
   app.add_flag("--skip-bad", o->skip_bad, "skip bad manifest lines and unusable audio: listed, counted, not scored");
   return [o] {
     const std::string name =

@@ -3,8 +3,8 @@
 #include <iostream>
 
 #include "command.h"
-#include "fas/train/experiment_config.h"
-#include "fas/train/ser_experiment.h"
+#include "fas/tasks/ser/experiment_config.h"
+#include "fas/tasks/ser/ser_task.h"
 
 namespace {
 

@@ -2,7 +2,7 @@
 #include <iostream>
 
 #include "command.h"
-#include "fas/train/ser_experiment.h"
+#include "fas/tasks/ser/ser_task.h"
 
 namespace {
 

@@ -9,7 +9,7 @@
 
 #include "command.h"
 #include "fas/core/error.h"
-#include "fas/train/suite.h"
+#include "fas/suite/suite.h"
 #include "render_tables.h"
 
 namespace fs = std::filesystem;
@@ -34,6 +34,7 @@ RunFn Setup(CLI::App& app) {
   auto check_only = std::make_shared<bool>(false);
   auto no_plots = std::make_shared<bool>(false);
   auto threads = std::make_shared<int>(0);
+  auto skip_bad = std::make_shared<bool>(false);
   app.add_option("suite", *suite_file, "suite file, e.g. configs/suites/synth.yaml")->required();
   app.add_option("--runs-dir", *runs_dir, "where the runs go (default: runs/SUITE)");
   app.add_option("--set", *sets, "override a key of the suite: data.root=DIR, seeds=[1,2,3], ...");
@@ -41,9 +42,12 @@ RunFn Setup(CLI::App& app) {
   app.add_flag("--check", *check_only, "only check that the data and weights are there, and list the cells");
   app.add_flag("--no-plots", *no_plots, "do not draw the PNG plots");
   app.add_option("--train-threads", *threads, "intra-op threads of each training process (default: all cores)");
+  app.add_flag("--skip-bad", *skip_bad, "every run skips bad manifest lines and unreadable audio (listed, not scored)");
   return [=] {
     const auto start = std::chrono::steady_clock::now();
-    const SuiteConfig suite = LoadSuite(*suite_file, *sets);
+    std::vector<std::string> suite_sets = *sets;
+    if (*skip_bad) suite_sets.push_back("data.skip_bad=true");
+    const SuiteConfig suite = LoadSuite(*suite_file, suite_sets);
     const std::string dir = runs_dir->empty() ? (fs::path("runs") / suite.name).string() : *runs_dir;
     const auto cells = PlanSuite(suite, dir);
     int finished = 0;

@@ -1,7 +1,6 @@
 // `fas tables`: the paper's tables from any folder of runs, beside the published numbers; plots as PNG.
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -10,6 +9,7 @@
 
 #include "command.h"
 #include "fas/core/error.h"
+#include "fas/eval/plots.h"
 #include "fas/eval/tables.h"
 #include "render_tables.h"
 
@@ -18,65 +18,6 @@ namespace fs = std::filesystem;
 namespace fas::cli {
 
 namespace {
-
-// scripts/plot.py beside the working directory, or in a folder above the executable (a build inside the tree).
-std::string FindPlotScript() {
-  std::vector<fs::path> candidates = {fs::path("scripts") / "plot.py"};
-  char exe[4096];
-  const ssize_t len = ::readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-  if (len > 0) {
-    exe[len] = '\0';
-    for (fs::path p = fs::path(exe).parent_path(); !p.empty() && p != p.root_path(); p = p.parent_path()) {
-      candidates.push_back(p / "scripts" / "plot.py");
-    }
-  }
-  for (const auto& c : candidates) {
-    std::error_code ec;
-    if (fs::is_regular_file(c, ec)) return c.string();
-  }
-  return "";
-}
-
-// Runs argv with stdout discarded; returns the exit code (-1 when it could not run or died).
-int Run(const std::vector<std::string>& argv) {
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  const pid_t pid = ::fork();
-  if (pid < 0) return -1;
-  if (pid == 0) {
-    std::freopen("/dev/null", "w", stdout);
-    ::execv(args[0], args.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-// Debian's python with matplotlib, named in full: another python3 (pyenv's) may come first on PATH.
-constexpr const char* kPython = "/usr/bin/python3";
-
-void Plot(const std::string& runs) {
-  const std::string script = FindPlotScript();
-  if (script.empty()) {
-    spdlog::warn("plots skipped: scripts/plot.py not found (run from the source tree)");
-    return;
-  }
-  if (::access(kPython, X_OK) != 0 || Run({kPython, "-c", "import matplotlib"}) != 0) {
-    spdlog::warn("plots skipped: {} with matplotlib is not installed (apt-get install python3-matplotlib)", kPython);
-    return;
-  }
-  const std::string out = (fs::path(runs) / "plots").string();
-  if (Run({kPython, script, "--runs", runs, "--out", out}) != 0) {
-    spdlog::warn("plots: {} failed; the tables are written", script);
-    return;
-  }
-  int n = 0;
-  for (const auto& e : fs::directory_iterator(out)) n += e.path().extension() == ".png";
-  std::printf("plots: %s (%d PNG files)\n", out.c_str(), n);
-}
 
 std::vector<std::string> SplitList(const std::string& s) {
   std::vector<std::string> out;
@@ -94,11 +35,13 @@ RunFn Setup(CLI::App& app) {
   auto no_plots = std::make_shared<bool>(false);
   app.add_option("--runs", o->runs, "folder holding run directories (searched at any depth for results.json)")
       ->required();
-  app.add_option("--format", *formats, "comma-separated: md, tex, csv")->capture_default_str();
+  app.add_option("--format", *formats, fmt::format("comma-separated: {}", fmt::join(TableFormatNames(), ", ")))
+      ->capture_default_str();
   app.add_option("--out", o->out, "folder for the table files (default: RUNS/tables)");
   app.add_option("--published", o->published, "published numbers (default: configs/paper/published.yaml)");
-  app.add_option("--print", *print, "tables to print, comma-separated (main, conflict, ablation, token_budget, "
-                                    "queries; default: all)");
+  app.add_option(
+      "--print", *print,
+      fmt::format("tables to print, comma-separated ({}; default: all)", fmt::join(PaperTableKinds().names(), ", ")));
   app.add_flag("--no-plots", *no_plots, "do not draw the PNG plots");
   return [o, formats, print, no_plots] {
     o->formats = SplitList(*formats);
@@ -126,10 +69,14 @@ int RenderTables(const RenderOptions& options) {
   } else {
     numbers = PublishedNumbers::Load(published);
   }
-  const auto tables = BuildPaperTables(results, numbers);
+  const auto tables = BuildTables(PaperTableKinds(), results, numbers);
   const std::string out = options.out.empty() ? (fs::path(options.runs) / "tables").string() : options.out;
   const auto files = WriteTables(tables, out, options.formats);
   for (const auto& name : options.print) {
+    if (PaperTableKinds().Find(name) == nullptr) {
+      spdlog::warn("no table kind '{}' (known: {})", name, fmt::join(PaperTableKinds().names(), ", "));
+      continue;
+    }
     bool found = false;
     for (const auto& t : tables) {
       if (t.name != name) continue;
@@ -143,7 +90,10 @@ int RenderTables(const RenderOptions& options) {
   }
   std::printf("tables: %s (%zu files from %zu results)\n", out.c_str(), files.size(), results.size());
   std::fflush(stdout);
-  if (options.plots) Plot(options.runs);
+  if (options.plots) {
+    const std::string plots = (fs::path(options.runs) / "plots").string();
+    if (const auto n = DrawPlots(options.runs, plots)) std::printf("plots: %s (%d PNG files)\n", plots.c_str(), *n);
+  }
   return static_cast<int>(results.size());
 }
 

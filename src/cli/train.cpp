@@ -8,9 +8,9 @@
 #include "command.h"
 #include "fas/core/error.h"
 #include "fas/core/runtime.h"
-#include "fas/train/asr_experiment.h"
-#include "fas/train/distributed.h"
-#include "fas/train/ser_experiment.h"
+#include "fas/engine/run.h"
+#include "fas/engine/distributed.h"
+#include "fas/tasks/registry.h"
 
 namespace {
 
@@ -72,33 +72,20 @@ fas::cli::RunFn Setup(CLI::App& app) {
       return;
     }
     if (o->skip_bad) o->sets.push_back("data.skip_bad=true");
-    if (!o->configs.empty() || (o->resume && !o->run_dir.empty())) {
-      const std::vector<std::string> files =
-          !o->configs.empty() ? o->configs : std::vector<std::string>{o->run_dir + "/config.yaml"};
-      if (fas::ExperimentTask(files, o->sets) == "asr") {
-        const fas::TrainSummary s =
-            fas::TrainAsrExperiment(fas::LoadAsrExperimentConfig(files, o->sets), {o->run_dir, o->resume, {}});
-        std::cout << "trained " << s.steps << " steps" << (s.early_stopped ? " (early stop)" : "");
-        if (s.best_value) std::cout << "; best dev wer " << *s.best_value << " at step " << s.best_step;
-        std::cout << "\n";
-        return;
-      }
-    }
-    fas::ExperimentConfig cfg;
-    if (!o->configs.empty()) {
-      cfg = fas::LoadExperimentConfig(o->configs, o->sets);
-    } else if (o->resume && !o->run_dir.empty()) {
-      cfg = fas::LoadExperimentConfig({o->run_dir + "/config.yaml"}, o->sets, true);
-    } else {
+    if (o->configs.empty() && !(o->resume && !o->run_dir.empty())) {
       throw fas::ConfigError("fas train needs --config (or --run-dir DIR --resume to continue a run)");
     }
-    fas::TrainRunOptions ro;
-    ro.run_dir = o->run_dir;
-    ro.resume = o->resume;
-    const fas::TrainSummary s = fas::TrainExperiment(cfg, ro);
+    const bool run_config = o->configs.empty();
+    const std::vector<std::string> files = run_config ? std::vector<std::string>{o->run_dir + "/config.yaml"}
+                                                      : o->configs;
+    const std::unique_ptr<fas::Task> task = fas::LoadTask(files, o->sets, run_config);
+    const fas::TrainSummary s = fas::TrainRun(*task, {o->run_dir, o->resume, {}});
     if (fas::DistributedEnv::FromEnvironment().rank != 0) return;  // rank 0 reports for the group
     std::cout << "trained " << s.steps << " steps" << (s.early_stopped ? " (early stop)" : "");
-    if (s.best_value) std::cout << "; best dev " << cfg.train.best_metric << " " << *s.best_value << " at step " << s.best_step;
+    if (s.best_value) {
+      std::cout << "; best dev " << task->train_config().best_metric << " " << *s.best_value << " at step "
+                << s.best_step;
+    }
     std::cout << "\n";
   };
 }

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "fas/core/error.h"
+#include "fas/encoders/kernels.h"
 #include "fas/encoders/wav2vec2.h"
 #include "fas/io/json_value.h"
 
@@ -58,6 +59,7 @@ void AcousticEncoderConfig::Validate() const {
   Require(freeze == "none" || freeze == "feature_extractor" || freeze == "all",
           "freeze must be none, feature_extractor or all (got '" + freeze + "')");
   Require(unfreeze_after_steps >= 0, "unfreeze_after_steps must be >= 0");
+  fas::kernels::CheckKernels(kernels, "acoustic encoder: kernels");
   Require(feature_extractor == "conv" || feature_extractor == "fbank",
           "feature_extractor must be conv or fbank (got '" + feature_extractor + "')");
   Require(fbank_bins > 0 && fbank_stack > 0, "fbank_bins and fbank_stack must be positive");
@@ -190,6 +192,7 @@ AcousticEncoderConfig ResolveAcousticConfig(const AcousticEncoderConfig& config)
   c.weights = config.weights;
   c.freeze = config.freeze;
   c.unfreeze_after_steps = config.unfreeze_after_steps;
+  c.kernels = config.kernels;
   c.Validate();
   return c;
 }

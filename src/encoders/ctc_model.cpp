@@ -228,7 +228,7 @@ CtcModel CreateCtcModel(const CtcModelConfig& config, const std::vector<std::str
 
 std::string ResolveCtcModelDir(const std::string& dir) {
   if (fs::is_regular_file(dir + "/config.json")) return dir;
-  // A run's checkpoint folder, or its `.old` twin when a writer was killed mid-swap (train/checkpoint_folder.h).
+  // A run's checkpoint folder, or its `.old` twin when a writer was killed mid-swap (fas/engine/checkpoint_folder.h).
   for (const char* c : {"best", "best.old", "last", "last.old"}) {
     const std::string sub = dir + "/checkpoints/" + c;
     if (fs::is_regular_file(sub + "/config.json")) return sub;

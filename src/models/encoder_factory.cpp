@@ -1,25 +1,106 @@
 #include "encoder_factory.h"
 
+#include <algorithm>
+
 #include "fas/core/error.h"
 
 namespace fas::models {
+namespace {
+
+std::string PathwayName(Pathway pathway) { return pathway == Pathway::kAcoustic ? "acoustic" : "semantic"; }
+
+std::string Join(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+EncoderFamily Wav2Vec2Family() {
+  return {{"wav2vec2", "hubert", "wavlm"},
+          Pathway::kAcoustic,
+          "AcousticEncoderConfig (model.acoustic.encoder)",
+          [](const EncoderRequest& request) -> std::shared_ptr<EncoderModule> {
+            AcousticEncoder encoder = CreateAcousticEncoder(request.acoustic->encoder);
+            // A weighted sum over hidden states needs every layer every time (LayerDrop would skip some at random).
+            if (request.acoustic->layers.size() > 1) encoder->DisableLayerDrop();
+            return encoder.ptr();
+          }};
+}
+
+EncoderFamily TextFamily() {
+  return {{"text"},
+          Pathway::kSemantic,
+          "TextEncoderConfig (model.semantic.text)",
+          [](const EncoderRequest& request) -> std::shared_ptr<EncoderModule> {
+            const SemanticPathwayConfig& config = *request.semantic;
+            TextEncoderConfig text = config.text;
+            if (text.tokenizer.empty()) text.tokenizer = config.tokenizer.model;
+            if (text.vocab_size == 0 && text.tokenizer.empty()) text.vocab_size = request.vocab_size;
+            return CreateTextEncoder(text).ptr();
+          }};
+}
+
+EncoderFamily WhisperFamily() {
+  return {{"whisper"},
+          Pathway::kSemantic,
+          "WhisperEncoderConfig (model.semantic.whisper)",
+          [](const EncoderRequest& request) -> std::shared_ptr<EncoderModule> {
+            return CreateWhisperEncoder(request.semantic->whisper).ptr();
+          }};
+}
+
+}  // namespace
+
+const EncoderRegistry& EncoderRegistry::Builtin() {
+  static const EncoderRegistry registry = [] {
+    EncoderRegistry r;
+    r.Register(Wav2Vec2Family());
+    r.Register(TextFamily());
+    r.Register(WhisperFamily());
+    return r;
+  }();
+  return registry;
+}
+
+void EncoderRegistry::Register(EncoderFamily family) {
+  for (const auto& name : family.names) {
+    const auto names = Names(family.pathway);
+    if (std::find(names.begin(), names.end(), name) != names.end()) {
+      throw Error("encoder registry: " + PathwayName(family.pathway) + " encoder '" + name + "' registered twice");
+    }
+  }
+  families_.push_back(std::move(family));
+}
+
+const EncoderFamily& EncoderRegistry::Find(Pathway pathway, const std::string& name, const std::string& field) const {
+  for (const auto& family : families_) {
+    if (family.pathway != pathway) continue;
+    if (std::find(family.names.begin(), family.names.end(), name) != family.names.end()) return family;
+  }
+  throw ConfigError(field + ": unknown " + PathwayName(pathway) + " encoder '" + name +
+                    "' (registered: " + Join(Names(pathway)) + ")");
+}
+
+std::vector<std::string> EncoderRegistry::Names(Pathway pathway) const {
+  std::vector<std::string> names;
+  for (const auto& family : families_) {
+    if (family.pathway == pathway) names.insert(names.end(), family.names.begin(), family.names.end());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
 
 std::shared_ptr<EncoderModule> MakeAcousticEncoder(const AcousticPathwayConfig& config) {
-  AcousticEncoder encoder = CreateAcousticEncoder(config.encoder);
-  // A weighted sum over hidden states needs every layer every time (LayerDrop would skip some at random).
-  if (config.layers.size() > 1) encoder->DisableLayerDrop();
-  return encoder.ptr();
+  // With hf_config the file's model_type is the type (ResolveAcousticConfig replaces the configured one).
+  const std::string type =
+      config.encoder.hf_config.empty() ? config.encoder.type : ReadHfAcousticConfig(config.encoder.hf_config).type;
+  const auto& family = EncoderRegistry::Builtin().Find(Pathway::kAcoustic, type, "model.acoustic.encoder.type");
+  return family.make({&config, nullptr, 0});
 }
 
 std::shared_ptr<EncoderModule> MakeSemanticEncoder(const SemanticPathwayConfig& config, int64_t vocab_size) {
-  if (config.type == "text") {
-    TextEncoderConfig text = config.text;
-    if (text.tokenizer.empty()) text.tokenizer = config.tokenizer.model;
-    if (text.vocab_size == 0 && text.tokenizer.empty()) text.vocab_size = vocab_size;
-    return CreateTextEncoder(text).ptr();
-  }
-  if (config.type == "whisper") return CreateWhisperEncoder(config.whisper).ptr();
-  throw ConfigError("model.semantic.type: must be text or whisper, got '" + config.type + "'");
+  const auto& family = EncoderRegistry::Builtin().Find(Pathway::kSemantic, config.type, "model.semantic.type");
+  return family.make({nullptr, &config, vocab_size});
 }
 
 bool FrozenForTheRun(EncoderModule& encoder) {

@@ -2,9 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "fas/core/error.h"
+#include "fas/encoders/wav2vec2.h"
 #include "fas/io/safetensors.h"
 #include "fas/io/state_dict.h"
 #include "encoder_factory.h"
@@ -170,7 +172,32 @@ StreamFeatures SerModelImpl::Stack(const EncoderOutput& out, const std::vector<i
 StreamFeatures SerModelImpl::EncodeAcoustic(const SerInput& raw) {
   if (!acoustic_encoder_) throw ModelError("head '" + config_.head + "' has no acoustic pathway");
   if (!raw.waveform.defined()) throw DataError("acoustic pathway: the batch has no waveform");
-  return Stack(acoustic_encoder_->Encode(ToEncoderInput(raw)), config_.acoustic.layers);
+  const auto* encoder = dynamic_cast<const AcousticEncoderImpl*>(acoustic_encoder_.get());
+  const bool padding_changes_frames = encoder != nullptr && encoder->config().feat_extract_norm == "group";
+  if (!padding_changes_frames || raw.waveform.size(0) == 1 || !raw.lengths.defined() ||
+      (raw.lengths == raw.lengths.max()).all().item<bool>()) {
+    return Stack(acoustic_encoder_->Encode(ToEncoderInput(raw)), config_.acoustic.layers);
+  }
+  // A group-norm front end (wav2vec2-base style) normalises each channel over the whole input, padding included,
+  // and takes no attention mask: in a padded batch an utterance's frames would depend on its batch-mates. Each one
+  // is encoded alone, at its own length, as the feature cache and a single prediction see it.
+  std::vector<StreamFeatures> each;
+  int64_t longest = 0;
+  for (int64_t b = 0; b < raw.waveform.size(0); ++b) {
+    const int64_t n = raw.lengths[b].item<int64_t>();
+    SerInput one;
+    one.waveform = raw.waveform.slice(0, b, b + 1).narrow(1, 0, n);
+    one.lengths = raw.lengths.slice(0, b, b + 1);
+    each.push_back(Stack(acoustic_encoder_->Encode(ToEncoderInput(one)), config_.acoustic.layers));
+    longest = std::max(longest, each.back().states.size(2));
+  }
+  std::vector<torch::Tensor> states, masks;
+  for (const StreamFeatures& f : each) {
+    const int64_t pad = longest - f.states.size(2);
+    states.push_back(torch::constant_pad_nd(f.states, {0, 0, 0, pad}));
+    masks.push_back(torch::cat({f.mask, torch::zeros({1, pad}, f.mask.options())}, 1));
+  }
+  return {torch::cat(states, 0), torch::cat(masks, 0)};
 }
 
 StreamFeatures SerModelImpl::EncodeSemantic(const SerInput& raw) {
@@ -219,8 +246,21 @@ SerOutput SerModelImpl::Forward(const SerInput& input) {
     f.semantic = Combine(s.states, semantic_layers_);
     f.semantic_mask = s.mask;
   }
+  if (input.keep_acoustic.defined() && f.acoustic.defined()) {
+    f.acoustic = f.acoustic * input.keep_acoustic.to(f.acoustic.scalar_type()).view({-1, 1, 1});
+  }
+  if (input.keep_semantic.defined() && f.semantic.defined()) {
+    f.semantic = f.semantic * input.keep_semantic.to(f.semantic.scalar_type()).view({-1, 1, 1});
+  }
   FusionOutput o = head_->Forward(f);
   return {o.logits, o.attention, o.token_stream, o.acoustic_share};
+}
+
+std::pair<torch::Tensor, torch::Tensor> DrawModalityDropout(int64_t batch, double p_acoustic, double p_semantic) {
+  const torch::Tensor u = torch::rand({batch}, torch::kFloat64);
+  const torch::Tensor drop_acoustic = u < p_acoustic;
+  const torch::Tensor drop_semantic = (u >= p_acoustic) & (u < p_acoustic + p_semantic);
+  return {(~drop_acoustic).to(torch::kFloat32), (~drop_semantic).to(torch::kFloat32)};
 }
 
 TokenBatch SerModelImpl::Tokenize(const std::vector<std::string>& texts) const {

@@ -35,6 +35,8 @@ struct AcousticEncoderConfig {
   std::string weights;  // safetensors with HuggingFace names; empty = random initialisation
   std::string freeze = "none";       // none | feature_extractor | all
   int64_t unfreeze_after_steps = 0;  // > 0: after this many steps, all -> feature_extractor, feature_extractor -> none
+  // auto | reference (the plain modules only, no CPU speed route); FAS_KERNELS overrides it (fas/encoders/kernels.h).
+  std::string kernels = "auto";
 
   std::string feature_extractor = "conv";  // conv (HuggingFace's) | fbank (FAS: log-mel, no parameters)
   int64_t fbank_bins = 80;                 // feature_extractor: fbank
@@ -80,6 +82,7 @@ struct AcousticEncoderConfig {
     v("weights", weights, "safetensors with HuggingFace tensor names; empty = random init");
     v("freeze", freeze, "none | feature_extractor | all");
     v("unfreeze_after_steps", unfreeze_after_steps, "> 0: relax freezing one step after this many steps");
+    v("kernels", kernels, "auto (CPU speed routes where they apply) | reference (plain modules); FAS_KERNELS wins");
     v("feature_extractor", feature_extractor, "conv (HuggingFace) | fbank (log-mel front end, FAS extension)");
     v("fbank_bins", fbank_bins, "feature_extractor: fbank: mel bins");
     v("fbank_stack", fbank_stack, "feature_extractor: fbank: 10 ms frames concatenated into one");
@@ -124,7 +127,7 @@ struct AcousticEncoderConfig {
 // A HuggingFace config.json (model_type wav2vec2, hubert or wavlm) as our config; the fields it lacks take
 // HuggingFace's defaults. Throws ConfigError naming the file and field.
 AcousticEncoderConfig ReadHfAcousticConfig(const std::string& path);
-// Replaces the architecture of `config` by the one in config.hf_config, if set; keeps weights / freeze.
+// Replaces the architecture of `config` by the one in config.hf_config, if set; keeps weights / freeze / kernels.
 AcousticEncoderConfig ResolveAcousticConfig(const AcousticEncoderConfig& config);
 
 // The checkpoint-name table of the family: prefixes `wav2vec2.` / `hubert.` / `wavlm.`, both weight-norm

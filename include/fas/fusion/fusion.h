@@ -45,7 +45,7 @@ struct FusionConfig {
   void Validate() const;
 };
 
-// Head names accepted by MakeFusionHead, in the order the paper's tables list them.
+// Head names accepted by MakeFusionHead: the paper's heads in the order its tables list them, then ours.
 const std::vector<std::string>& FusionHeadNames();
 
 // One batch of stream features as the head sees them. Masks are bool, true = a real frame / token.
@@ -60,8 +60,8 @@ struct FusionOutput {
   torch::Tensor logits;          // [B, C]
   torch::Tensor attention;       // [B, Nq, N] weights over the attended tokens (heads averaged); undefined if none
   torch::Tensor token_stream;    // [B, N] int64: 0 acoustic, 1 semantic, -1 an empty (padding) slot
-  torch::Tensor acoustic_share;  // [B] in [0, 1]: attention (or gate) mass on the acoustic pathway; undefined
-                                 // when the head has no such notion (concat, cross_attention)
+  torch::Tensor acoustic_share;  // [B] in [0, 1]: attention (or gate, or stream weight) mass on the acoustic
+                                 // pathway; undefined when the head has no such notion (concat, cross_attention)
 };
 
 // Token selection by score: keeps the k highest-scoring valid tokens of each row, in time order. Padding is
@@ -101,6 +101,8 @@ struct HeadStreams {
   bool semantic = true;
 };
 HeadStreams FusionHeadStreams(const std::string& name);
+// What a named head does, in one line (throws ConfigError on an unknown name, as FusionHeadStreams).
+const std::string& FusionHeadDescription(const std::string& name);
 
 // Builds a head by name (FusionHeadNames()); `acoustic_dim` / `semantic_dim` are the encoders' output widths.
 // Throws ConfigError on an unknown name, naming the known ones.

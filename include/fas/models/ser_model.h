@@ -106,7 +106,16 @@ struct SerInput {
   torch::Tensor acoustic_mask;      // [B, T']
   torch::Tensor semantic_features;  // [B, S, L, D] or [B, L, D]
   torch::Tensor semantic_mask;      // [B, L]
+  // Modality dropout in training: per example 1 keeps a pathway's features, 0 zeroes them ([B] float; undefined
+  // keeps every example's).
+  torch::Tensor keep_acoustic, keep_semantic;
 };
+
+// Draws modality dropout for a batch of `batch` examples from LibTorch's generator (the trainer seeds it per
+// batch, so the draws are a function of (seed, epoch, batch)): one uniform draw an example drops the acoustic
+// pathway with probability `p_acoustic`, else the semantic one with probability `p_semantic`; never both.
+// Returns {keep_acoustic, keep_semantic}, [B] float 0/1.
+std::pair<torch::Tensor, torch::Tensor> DrawModalityDropout(int64_t batch, double p_acoustic, double p_semantic);
 
 struct SerOutput {
   torch::Tensor logits;          // [B, C]

@@ -11,7 +11,7 @@
 // BPE only). Unicode decomposition and character categories come from utf8proc (Debian's libutf8proc). Its
 // tables are newer than the ones HuggingFace's tokenizers library carries, so characters assigned in recent
 // Unicode versions can be classed differently there (a combining mark added in Unicode 13, U+1ABF, is dropped
-// here and kept there); otherwise the tokens are HuggingFace's (tests/unit/encoders_text/test_minilm.cpp).
+// here and kept there); otherwise the tokens are HuggingFace's (tests/unit/encoders/test_minilm.cpp).
 #pragma once
 
 #include <cstdint>

@@ -2,10 +2,6 @@
 // Scheme on its stdin: starting festival costs ~0.3 s, an utterance ~0.05 s. Prosody: diphone voices take
 // `int_lr_params` target F0 mean/std and `Duration_Stretch`; the HTS voice takes hts_engine's `-fm` (half-tone
 // shift) and `-r` (speaking rate); measured, `-fm` leaves its F0 where it was, so it follows duration only.
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -16,9 +12,8 @@
 
 #include "fas/audio/audio.h"
 #include "fas/core/error.h"
+#include "fas/core/process.h"
 #include "tts_engines.h"
-
-extern char** environ;
 
 namespace fs = std::filesystem;
 
@@ -60,37 +55,26 @@ class FestivalEngine : public TtsEngine {
     work_dir_ = fs::temp_directory_path() / ("fas-festival-" + std::to_string(getpid()) + "-" +
                                             std::to_string(reinterpret_cast<uintptr_t>(this)));
     fs::create_directories(work_dir_);
-    int in_pair[2], out_pipe[2];
-    // A socket for the child's stdin, so that writing to a festival that died gives EPIPE, not SIGPIPE.
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in_pair) != 0 || pipe2(out_pipe, O_CLOEXEC) != 0) {
-      throw IoError("cannot create pipes for festival");
-    }
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, in_pair[1], 0);
-    posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
-    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-    char arg0[] = "festival", arg1[] = "--pipe";
-    char* argv[] = {arg0, arg1, nullptr};
-    const int rc = posix_spawnp(&pid_, "festival", &actions, nullptr, argv, environ);
-    posix_spawn_file_actions_destroy(&actions);
-    close(in_pair[1]);
-    close(out_pipe[1]);
-    to_ = in_pair[0];
-    from_ = out_pipe[0];
-    if (rc != 0) {
-      close(to_);
-      close(from_);
-      throw IoError("cannot start festival (install the festival package): " + std::string(strerror(rc)));
+    SpawnOptions options;
+    options.stdin_pipe = true;
+    options.stdout_to = Output::kPipe;
+    options.stderr_to = Output::kNull;
+    try {
+      festival_ = Process::Spawn({"festival", "--pipe"}, options);
+    } catch (const IoError& e) {
+      throw IoError(std::string("cannot start festival (install the festival package): ") + e.what());
     }
   }
 
   ~FestivalEngine() override {
-    Send("(quit)\n");
-    close(to_);
-    close(from_);
-    int status = 0;
-    waitpid(pid_, &status, 0);
+    try {
+      festival_.Write("(quit)\n");
+    } catch (const IoError&) {
+      // festival already exited: nothing to ask it
+    }
+    festival_.CloseStdin();
+    festival_.CloseStdout();
+    festival_.Wait();
     std::error_code ec;
     fs::remove_all(work_dir_, ec);
   }
@@ -135,11 +119,10 @@ class FestivalEngine : public TtsEngine {
 
  private:
   void Send(const std::string& s) {
-    size_t done = 0;
-    while (done < s.size()) {
-      const ssize_t n = send(to_, s.data() + done, s.size() - done, MSG_NOSIGNAL);
-      if (n <= 0) throw IoError("festival stopped accepting commands (did it crash?)");
-      done += static_cast<size_t>(n);
+    try {
+      festival_.Write(s);
+    } catch (const IoError&) {
+      throw IoError("festival stopped accepting commands (did it crash?)");
     }
   }
 
@@ -152,14 +135,13 @@ class FestivalEngine : public TtsEngine {
         pending_.erase(0, pos + kMarker.size());
         return;
       }
-      const ssize_t n = read(from_, buf, sizeof(buf));
-      if (n <= 0) throw IoError("festival exited while speaking with voice " + voice);
-      pending_.append(buf, static_cast<size_t>(n));
+      const size_t n = festival_.Read(buf, sizeof(buf));
+      if (n == 0) throw IoError("festival exited while speaking with voice " + voice);
+      pending_.append(buf, n);
     }
   }
 
-  pid_t pid_ = -1;
-  int to_ = -1, from_ = -1;
+  Process festival_;
   fs::path work_dir_;
   std::string current_voice_, pending_;
   uint64_t counter_ = 0;

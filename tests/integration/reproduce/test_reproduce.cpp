@@ -1,6 +1,7 @@
 // `fas reproduce` end to end on the tiny corpus: a two-model, two-seed suite interrupted after its first cell
 // (--max-cells 1), resumed without training that cell again, and rendered with mean ± std and the paper's column;
-// missing inputs reported all at once before anything trains; `fas tables` on the same folder.
+// a suite whose settings changed since its cells were trained refused; missing inputs reported all at once before
+// anything trains; `fas tables` on the same folder.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -92,6 +93,16 @@ TEST(Reproduce, InterruptedSuiteResumesAndRendersMeanStdBesideThePaper) {
   const auto third = RunFas(args);
   ASSERT_EQ(third.exit_code, 0) << third.err;
   EXPECT_NE(third.out.find("trained 0 cell(s)"), std::string::npos) << third.out;
+
+  // Changed settings: a run trained with the old ones does not stand for its cell; nothing trains, one line says
+  // which cell and what changed.
+  auto changed = args;
+  changed.insert(changed.end(), {"--set", "data.dev=test.jsonl"});
+  const auto refused = RunFas(changed);
+  EXPECT_EQ(refused.exit_code, 1) << refused.out;
+  EXPECT_NE(refused.err.find("settings changed"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("dev: test.jsonl"), std::string::npos) << refused.err;
+  EXPECT_EQ(ReadFile(cell + "/train.log"), log);
 
   // `fas tables` rebuilds the tables from the folders alone.
   const auto tables = RunFas({"tables", "--runs", runs, "--format", "csv", "--out", d / "csv", "--no-plots"});

@@ -285,6 +285,58 @@ TEST(EvalCli, UnlabelledUtterances) {
   EXPECT_FALSE(fs::exists(SmallRun() + "/eval/none/results.json"));
 }
 
+// A run keeps the class names it was trained with (run.json, in the run folder and every checkpoint): editing
+// the labels file afterwards does not relabel what `fas eval` reports, it is warned about. `fas eval` takes the
+// run's own data.label_map unless --label-map says otherwise ("none": no map).
+TEST(EvalCli, ClassNamesAndLabelMapComeFromTheRun) {
+  TempDir d;
+  const std::string labels = d / "labels.yaml";
+  WriteFile(labels, "name: mine\nlabels: [neutral, happy, sad, angry, surprise, fear, disgust]\n");
+  const std::map<std::string, std::string> raw = {{"neutral", "neu"}, {"happy", "hap"}, {"sad", "sad"},
+                                                  {"angry", "ang"}, {"surprise", "sur"}, {"fear", "fea"},
+                                                  {"disgust", "dis"}};
+  std::vector<nlohmann::json> lines;
+  for (auto j : CorpusLines("train.jsonl", 8)) {
+    j["label"] = raw.at(j.at("label").get<std::string>());
+    j.erase("text_label");
+    j.erase("conflict");
+    lines.push_back(j);
+  }
+  WriteFile(d / "train.jsonl", Lines(lines));
+  const std::string run = d / "run";
+  auto r = RunFas({"train", "--config", fas::testing::SourceDir() + "/configs/models/acoustic_only.yaml", "--set",
+                   "data.root=" + d.path(), "--set", "data.train=train.jsonl", "--set", "data.dev=train.jsonl",
+                   "--set", "data.labels=" + labels, "--set", "data.label_map=iemocap", "--set", "eval=[]", "--set",
+                   "data.batch_size=4", "--set", "train.max_steps=2", "--set", "model.fusion.d_model=32", "--set",
+                   "model.acoustic.encoder.hidden_size=32", "--set", "model.acoustic.encoder.intermediate_size=64",
+                   "--run-dir", run, "--threads", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const std::string& dir : {run, run + "/checkpoints/best", run + "/checkpoints/last"}) {
+    const auto info = nlohmann::json::parse(ReadFile(dir + "/run.json"));
+    EXPECT_EQ(info.at("labels").at(1), "happy") << dir;
+    EXPECT_EQ(info.at("task"), "ser") << dir;
+  }
+  // The manifest has IEMOCAP's spellings: the run's map applies without --label-map; "none" turns it off.
+  r = RunFas({"eval", "--run", run, "--manifest", d / "train.jsonl", "--name", "before"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto before = JsonLines(run + "/eval/before/predictions.jsonl");
+  ASSERT_EQ(before.size(), lines.size());
+  r = RunFas({"eval", "--run", run, "--manifest", d / "train.jsonl", "--name", "raw", "--label-map", "none"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("is not in the label set"), std::string::npos) << r.err;
+
+  WriteFile(labels, "name: mine\nlabels: [disgust, fear, surprise, angry, sad, happy, neutral]\n");
+  r = RunFas({"eval", "--run", run, "--manifest", d / "train.jsonl", "--name", "after"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE((r.out + r.err).find("has changed since run"), std::string::npos) << r.out << r.err;
+  const auto after = JsonLines(run + "/eval/after/predictions.jsonl");
+  ASSERT_EQ(after.size(), before.size());
+  for (size_t i = 0; i < after.size(); ++i) {
+    EXPECT_EQ(after[i].at("pred"), before[i].at("pred")) << after[i].dump();
+    EXPECT_EQ(after[i].at("label"), before[i].at("label")) << after[i].dump();
+  }
+}
+
 // --skip-bad, as README and docs/data.md document it, on every command that reads a manifest: each leaves the bad
 // lines (and unreadable audio, where it reads audio) out, and without the flag the same input is one error line.
 TEST(SkipBadCli, EveryCommandThatReadsAManifestTakesIt) {
@@ -292,6 +344,8 @@ TEST(SkipBadCli, EveryCommandThatReadsAManifestTakesIt) {
   const auto good = CorpusLines("test.jsonl", 2);
   WriteFile(bad.dir / "m.jsonl", Lines(good, {bad.corrupt_line, bad.not_json_line}));
   WriteFile(bad.dir / "lines.jsonl", Lines(CorpusLines("train.jsonl", 12), {bad.not_json_line}));
+  // Unreadable audio too, for the command that decodes it (extract fills the feature cache).
+  WriteFile(bad.dir / "audio.jsonl", Lines(CorpusLines("train.jsonl", 4), {bad.corrupt_line, bad.not_json_line}));
   const std::string m = bad.dir / "m.jsonl";
 
   // fas train: SmallRun() trains with it; fas eval takes it as well.
@@ -304,7 +358,7 @@ TEST(SkipBadCli, EveryCommandThatReadsAManifestTakesIt) {
       {"transcribe", "--manifest", m, "--out", bad.dir / "out.jsonl", "--no-cache"},
       {"tokenizer", "train", "--manifest", bad.dir / "lines.jsonl", "--vocab-size", "40", "--out", bad.dir / "spm"},
       {"extract", "--config", fas::testing::SourceDir() + "/configs/models/acoustic_only.yaml", "--set",
-       "data.root=" + bad.dir.path(), "--set", "data.train=lines.jsonl", "--set", "data.dev=lines.jsonl", "--set",
+       "data.root=" + bad.dir.path(), "--set", "data.train=audio.jsonl", "--set", "data.dev=audio.jsonl", "--set",
        "eval=[]", "--set", "model.acoustic.encoder.freeze=all", "--set", "data.cache_dir=" + (bad.dir / "cache")},
   };
   for (auto args : commands) {
@@ -316,8 +370,27 @@ TEST(SkipBadCli, EveryCommandThatReadsAManifestTakesIt) {
     r = RunFas(args);
     EXPECT_EQ(r.exit_code, 0) << r.err;
   }
+  EXPECT_NE((r.out + r.err).find("corrupt"), std::string::npos) << r.out;  // extract (the last) names the file
   EXPECT_EQ(JsonLines(bad.dir / "out.jsonl").size(), good.size());
   EXPECT_EQ(JsonLines(bad.dir / "out.skipped.jsonl").size(), 2u);
+
+  // fas reproduce: a corpus with an audio file gone is reported before training; with the flag every run skips it.
+  const std::string root = bad.dir / "corpus";
+  fs::create_directories(root);
+  for (const char* m : {"train.jsonl", "dev.jsonl", "test.jsonl", "conflict.jsonl"}) {
+    auto lines = CorpusLines(m, 4);
+    lines[0]["audio"] = root + "/gone.wav";
+    WriteFile(root + "/" + m, Lines(lines));
+  }
+  const std::vector<std::string> check = {"reproduce", fas::testing::SourceDir() + "/configs/suites/tiny.yaml",
+                                          "--set", "data.root=" + root, "--runs-dir", bad.dir / "runs", "--check"};
+  r = RunFas(check);
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.err.find("missing"), std::string::npos) << r.err;
+  auto with_flag = check;
+  with_flag.push_back("--skip-bad");
+  r = RunFas(with_flag);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -58,6 +59,7 @@ int64_t ExpectedParameters(const std::string& head, const fas::FusionConfig& c, 
   if (head == "concat") return proj_a + proj_s + classifier(2 * d);
   if (head == "gated") return proj_a + proj_s + Linear(2 * d, d) + classifier(d);
   if (head == "cross_attention") return proj_a + proj_s + block + classifier(d);
+  if (head == "late_fusion") return proj_a + proj_s + 2 * classifier(d) + 2;
   ADD_FAILURE() << "no expectation for " << head;
   return -1;
 }
@@ -207,6 +209,19 @@ TEST(Heads, PaperDimensionsCountAboutThePublishedFasSize) {
     std::cout << "paper dims (64-d acoustic, 1280-d Whisper, d 512, 7 classes): " << name << " "
               << fas::CountTrainableParameters(*fas::MakeFusionHead(name, c, 64, 1280, 7)) << "\n";
   }
+}
+
+TEST(Heads, RegistryListsEachHeadOnceWithTheStreamsItReadsAndADescription) {
+  const auto& names = fas::FusionHeadNames();
+  for (const auto& name : names) {
+    SCOPED_TRACE(name);
+    EXPECT_EQ(std::count(names.begin(), names.end(), name), 1);
+    EXPECT_FALSE(fas::FusionHeadDescription(name).empty());
+    const auto head = fas::MakeFusionHead(name, SmallConfig(), kDa, kDs, kClasses);
+    EXPECT_EQ(head->uses_acoustic(), fas::FusionHeadStreams(name).acoustic);
+    EXPECT_EQ(head->uses_semantic(), fas::FusionHeadStreams(name).semantic);
+  }
+  EXPECT_THROW(fas::FusionHeadDescription("fsa"), fas::ConfigError);
 }
 
 TEST(Heads, BadConfigAndUnknownNameAreConfigErrors) {

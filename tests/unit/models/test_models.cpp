@@ -168,6 +168,68 @@ TEST(SerModel, FrozenAcousticEncoderIsCacheableAndOutOfTheGroups) {
   EXPECT_TRUE(torch::equal(model->EncodeAcoustic(raw).states, model->EncodeAcoustic(raw).states));
 }
 
+// An utterance's acoustic features do not depend on its batch-mates: a group-norm front end (wav2vec2-base style,
+// no attention mask) encodes each utterance of a padded batch alone; a layer-norm one (large style) is masked.
+// So `fas eval` (padded batches), a run's own evaluation and the feature cache (one utterance at a time) agree.
+TEST(SerModel, AcousticFeaturesDoNotDependOnBatchMates) {
+  for (const std::string norm : {"group", "layer"}) {
+    SCOPED_TRACE(norm);
+    fas::ModelConfig c = SmallConfig("acoustic_only");
+    c.acoustic.encoder.feat_extract_norm = norm;
+    c.acoustic.encoder.do_stable_layer_norm = norm == "layer";
+    fas::SerModel model = fas::BuildModel(c, Labels());
+    model->eval();
+    torch::NoGradGuard no_grad;
+    const fas::SerInput batch = RawBatch(model);
+    const fas::StreamFeatures both = model->EncodeAcoustic(batch);
+    fas::SerInput one;
+    one.waveform = batch.waveform.slice(0, 1, 2).narrow(1, 0, 9000);
+    one.lengths = torch::tensor({9000}, torch::kLong);
+    const fas::StreamFeatures alone = model->EncodeAcoustic(one);
+    const int64_t frames = alone.states.size(2);
+    EXPECT_EQ(both.mask[1].sum().item<int64_t>(), frames);
+    const double err = (both.states[1].narrow(1, 0, frames) - alone.states[0]).abs().max().item<double>();
+    EXPECT_LT(err, 1e-5);
+  }
+}
+
+// Modality dropout: the configured rates, never both pathways of one example, and a function of the generator's
+// state (the trainer seeds it per batch, so a resumed run draws the same).
+TEST(ModalityDropout, RatesNeverBothDeterministic) {
+  torch::manual_seed(3);
+  const auto [ka, ks] = fas::DrawModalityDropout(20000, 0.2, 0.3);
+  EXPECT_NEAR(1 - ka.mean().item<double>(), 0.2, 0.01);
+  EXPECT_NEAR(1 - ks.mean().item<double>(), 0.3, 0.01);
+  EXPECT_EQ(((ka == 0) & (ks == 0)).sum().item<int64_t>(), 0);
+  torch::manual_seed(3);
+  const auto [ka2, ks2] = fas::DrawModalityDropout(20000, 0.2, 0.3);
+  EXPECT_TRUE(torch::equal(ka, ka2));
+  EXPECT_TRUE(torch::equal(ks, ks2));
+}
+
+// A dropped pathway reaches the head as zeros, for that example only.
+TEST(SerModel, ModalityDropoutZeroesTheDroppedPathway) {
+  fas::SerModel model = fas::BuildModel(SmallConfig("concat"), Labels());
+  model->eval();
+  torch::NoGradGuard no_grad;
+  const fas::SerInput raw = RawBatch(model);
+  const fas::StreamFeatures a = model->EncodeAcoustic(raw), s = model->EncodeSemantic(raw);
+  fas::SerInput cached;
+  cached.acoustic_features = a.states;
+  cached.acoustic_mask = a.mask;
+  cached.semantic_features = s.states;
+  cached.semantic_mask = s.mask;
+  fas::SerInput dropped = cached;
+  dropped.keep_acoustic = torch::tensor({0.0f, 1.0f});
+  fas::SerInput zeroed = cached;
+  zeroed.acoustic_features = a.states.clone();
+  zeroed.acoustic_features[0].zero_();
+  const torch::Tensor full = model->Forward(cached).logits, got = model->Forward(dropped).logits;
+  EXPECT_TRUE(torch::allclose(got, model->Forward(zeroed).logits, 1e-6, 1e-6));
+  EXPECT_TRUE(torch::allclose(got[1], full[1], 1e-6, 1e-6));
+  EXPECT_FALSE(torch::allclose(got[0], full[0], 1e-6, 1e-6));
+}
+
 // An encoder that unfreezes after N steps is in the groups from the start, by structure: the groups (and so the
 // optimiser's layout) are the same before and after it unfreezes, and hold what will train (freeze: all relaxes
 // to feature_extractor, so the conv front end never trains).

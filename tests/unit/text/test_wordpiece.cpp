@@ -1,7 +1,7 @@
 // WordPiece (BERT's tokenizer) on a small hand-made vocabulary: every step of basic tokenization, the greedy
 // longest match, [UNK], special tokens written in the text, the options a model folder's tokenizer_config.json
 // gives, and the Tokenizer built on it. Parity with HuggingFace on a real vocabulary:
-// tests/unit/encoders_text/test_minilm.cpp.
+// tests/unit/encoders/test_minilm.cpp.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 

@@ -1,0 +1,32 @@
+// A tensor the speed routes derive from parameters (a folded weight norm, a fused QKV matrix, a oneDNN-packed
+// weight), recomputed only when one of its sources changed: an optimiser step or a load bumps a parameter's version,
+// .to() changes its storage. The routes run under InferenceMode only, so training always sees the live parameters.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+namespace fas::kernels {
+
+class DerivedCache {
+ public:
+  template <class F>
+  const torch::Tensor& Get(const std::vector<torch::Tensor>& sources, F compute) {
+    std::vector<std::pair<const void*, int64_t>> key;
+    for (const auto& s : sources) key.emplace_back(s.data_ptr(), static_cast<int64_t>(s._version()));
+    if (!value_.defined() || key != key_) {
+      value_ = compute();
+      key_ = std::move(key);
+    }
+    return value_;
+  }
+
+ private:
+  torch::Tensor value_;
+  std::vector<std::pair<const void*, int64_t>> key_;
+};
+
+}  // namespace fas::kernels

@@ -1,0 +1,41 @@
+// Route: q, k and v projected by one product instead of three (inference, any device).
+#include "fas/encoders/kernels/attention.h"
+
+#include <cmath>
+
+namespace fas::kernels {
+
+double AttentionProjections::scale() const { return 1.0 / std::sqrt(static_cast<double>(head_dim())); }
+
+torch::Tensor AddBiases(torch::Tensor scores, const AttentionBiases& biases) {
+  if (biases.position.defined()) scores = scores + biases.gate * biases.position.unsqueeze(0);
+  if (biases.mask.defined()) scores = scores + biases.mask;
+  return scores;
+}
+
+const torch::Tensor& FusedQkv::Weight(const AttentionProjections& p) {
+  return weight_.Get({p.q->weight, p.k->weight, p.v->weight}, [&] {
+    return torch::cat({p.q->weight * p.scale(), p.k->weight, p.v->weight});
+  });
+}
+
+const torch::Tensor& FusedQkv::Bias(const AttentionProjections& p) {
+  return bias_.Get({p.q->bias, p.k->bias, p.v->bias}, [&] {
+    return torch::cat({p.q->bias * p.scale(), p.k->bias, p.v->bias});
+  });
+}
+
+torch::Tensor FusedQkv::operator()(const AttentionProjections& p, const torch::Tensor& x) {
+  return torch::linear(x, Weight(p), Bias(p));
+}
+
+torch::Tensor FusedQkvAttention::Run(const AttentionProjections& p, FusedQkv& qkv, const torch::Tensor& x,
+                                     const AttentionBiases& biases) {
+  const int64_t b = x.size(0), t = x.size(1), d = x.size(2);
+  auto parts = qkv(p, x).view({b, t, 3, p.heads, p.head_dim()}).permute({2, 0, 3, 1, 4});
+  auto scores = AddBiases(torch::matmul(parts[0], parts[1].transpose(-2, -1)), biases);
+  auto out = torch::matmul(torch::softmax(scores, -1), parts[2]).transpose(1, 2).reshape({b, t, d});
+  return torch::linear(out, p.out->weight, p.out->bias);
+}
+
+}  // namespace fas::kernels

@@ -1,0 +1,69 @@
+// Suites without training: the plan (cells, seeds, sweeps), when a cell counts as finished, and when a cell's run
+// was trained with other settings than the suite now gives it.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "fas/config/binder.h"
+#include "fas/suite/suite.h"
+#include "support/test_support.h"
+
+namespace fs = std::filesystem;
+using fas::testing::SourceDir;
+using fas::testing::TempDir;
+using fas::testing::WriteFile;
+
+namespace {
+
+fas::SuiteConfig TinySuite(const std::vector<std::string>& sets = {}) {
+  return fas::LoadSuite(SourceDir() + "/configs/suites/tiny.yaml", sets);
+}
+
+TEST(Suite, PlanIsModelsTimesSeedsWithTheSuitesSettings) {
+  TempDir d;
+  const auto cells = fas::PlanSuite(TinySuite(), d / "runs");
+  ASSERT_EQ(cells.size(), 4u);  // 2 models x 2 seeds
+  EXPECT_EQ(cells[0].model, "semantic_only");
+  EXPECT_EQ(cells[0].seed, 1u);
+  EXPECT_EQ(cells[1].seed, 2u);
+  EXPECT_EQ(cells[2].model, "fas");
+  EXPECT_EQ(cells[0].run_dir, d / "runs/semantic_only/seed1");
+  for (const auto& c : cells) {
+    EXPECT_EQ(c.config.seed, c.seed);
+    EXPECT_EQ(c.config.train.max_steps, 2);  // the suite's `set:` reaches every cell
+    EXPECT_EQ(c.config.data.loader.skip_bad, false);
+    ASSERT_EQ(c.config.eval.size(), 2u);
+  }
+  for (const auto& c : fas::PlanSuite(TinySuite({"data.skip_bad=true"}), d / "runs")) {
+    EXPECT_TRUE(c.config.data.loader.skip_bad);
+  }
+}
+
+TEST(Suite, ACellIsFinishedWhenEveryEvaluationSetHasResults) {
+  TempDir d;
+  const fas::SuiteCell c = fas::PlanSuite(TinySuite(), d / "runs")[0];
+  EXPECT_FALSE(fas::CellFinished(c));
+  WriteFile(c.run_dir + "/eval/test/results.json", "{}");
+  EXPECT_FALSE(fas::CellFinished(c));
+  WriteFile(c.run_dir + "/eval/conflict/results.json", "{}");
+  EXPECT_TRUE(fas::CellFinished(c));
+}
+
+// A run folder whose config.yaml is the cell's (evaluation sets aside) stands for the cell; one trained with other
+// settings does not, and the drift names the first line that differs.
+TEST(Suite, ConfigDriftNamesTheFirstChangedSetting) {
+  TempDir d;
+  fas::SuiteCell c = fas::PlanSuite(TinySuite(), d / "runs")[0];
+  EXPECT_EQ(fas::CellConfigDrift(c), "");  // no run yet
+  fas::ExperimentConfig stored = c.config;
+  fs::create_directories(c.run_dir);
+  WriteFile(c.run_dir + "/config.yaml", fas::ConfigToString(stored));
+  EXPECT_EQ(fas::CellConfigDrift(c), "");
+  c.config.eval.pop_back();  // fewer evaluation sets: still the same training
+  EXPECT_EQ(fas::CellConfigDrift(c), "");
+  c.config.train.lr = 0.125;
+  const std::string drift = fas::CellConfigDrift(c);
+  EXPECT_NE(drift.find("lr: 0.125"), std::string::npos) << drift;
+}
+
+}  // namespace
