@@ -514,6 +514,7 @@ void TrainConfig::Validate() const {
   if (!(md.acoustic >= 0 && md.semantic >= 0 && md.acoustic + md.semantic <= 1)) {
     fail("modality_dropout", "probabilities must be >= 0 and sum to at most 1 (one pathway is dropped at a time)");
   }
+  if (!(counterfactual.prob >= 0 && counterfactual.prob <= 1)) fail("counterfactual.prob", "must be in [0, 1]");
   if (eval_every < 0) fail("eval_every", "must be >= 0 (0 = each epoch)");
   if (log_every < 1) fail("log_every", "must be >= 1");
   if (best_metric.empty()) fail("best_metric", "must name a dev metric (ua, acc, macro_f1, loss, ...)");

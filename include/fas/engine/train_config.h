@@ -35,6 +35,19 @@ struct ModalityDropoutConfig {
   bool enabled() const { return acoustic > 0 || semantic > 0; }
 };
 
+// Counterfactual pairing (SER heads that read both pathways): with probability `prob` a training example takes
+// its semantic stream from another training utterance whose words carry a different emotion; its label stays the
+// voice's.
+struct CounterfactualConfig {
+  double prob = 0.0;
+
+  template <class V>
+  void Visit(V& v) {
+    v("prob", prob, "probability that a training example's words come from an utterance with another emotion");
+  }
+  bool enabled() const { return prob > 0; }
+};
+
 struct TrainConfig {
   std::string optimizer = "adamw";
   double lr = 2e-4;          // fusion head, layer weights, classifier
@@ -51,6 +64,7 @@ struct TrainConfig {
   bool class_weighted = false;      // cross-entropy weighted by inverse class frequency of the training set
   double label_smoothing = 0.0;
   ModalityDropoutConfig modality_dropout;  // off by default: the paper's models train without it
+  CounterfactualConfig counterfactual;     // off by default, likewise
   int64_t eval_every = 0;           // steps between dev evaluations; 0 = each epoch
   int64_t log_every = 10;           // steps between metrics.jsonl lines
   std::string best_metric = "ua";   // dev metric for `best` and early stopping (loss: lower is better)
@@ -79,6 +93,7 @@ struct TrainConfig {
     v("class_weighted", class_weighted, "weight the loss by inverse class frequency");
     v("label_smoothing", label_smoothing);
     v("modality_dropout", modality_dropout);
+    v("counterfactual", counterfactual);
     v("eval_every", eval_every, "steps between dev evaluations (0 = each epoch)");
     v("log_every", log_every, "steps between metrics.jsonl lines");
     v("best_metric", best_metric, "dev metric for the best checkpoint and early stopping");

@@ -222,8 +222,8 @@ void AsrExperimentConfig::Validate() const {
   train.Validate();
   if (train.class_weighted) throw ConfigError("train.class_weighted has no meaning for task: asr (no classes)");
   if (train.label_smoothing != 0) throw ConfigError("train.label_smoothing has no meaning for task: asr (CTC loss)");
-  if (train.modality_dropout.enabled()) {
-    throw ConfigError("train.modality_dropout has no meaning for task: asr (one pathway)");
+  if (train.modality_dropout.enabled() || train.counterfactual.enabled()) {
+    throw ConfigError("train.modality_dropout and train.counterfactual have no meaning for task: asr (one pathway)");
   }
   if (data.train.empty()) throw ConfigError("data.train must name the training manifest");
   if (data.dev.empty()) throw ConfigError("data.dev must name the dev manifest (WER during training)");

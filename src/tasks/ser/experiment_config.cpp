@@ -29,11 +29,12 @@ void ExperimentConfig::Validate() const {
   }
   model.Validate();
   train.Validate();
-  if (train.modality_dropout.enabled()) {
+  for (const auto& [key, on] : {std::pair{"modality_dropout", train.modality_dropout.enabled()},
+                                std::pair{"counterfactual", train.counterfactual.enabled()}}) {
     const HeadStreams streams = FusionHeadStreams(model.head);
-    if (!streams.acoustic || !streams.semantic) {
-      throw ConfigError("train.modality_dropout needs a head that reads both pathways; model.head '" + model.head +
-                        "' reads one");
+    if (on && (!streams.acoustic || !streams.semantic)) {
+      throw ConfigError(std::string("train.") + key + " needs a head that reads both pathways; model.head '" +
+                        model.head + "' reads one");
     }
   }
   if (data.train.empty()) throw ConfigError("data.train must name the training manifest");

@@ -8,7 +8,9 @@
 #include <type_traits>
 
 #include "fas/config/binder.h"
+#include "fas/core/error.h"
 #include "fas/engine/task.h"
+#include "fas/tasks/ser/counterfactual.h"
 #include "fas/io/state_dict.h"
 #include "fas/engine/distributed.h"
 #include "ser_predict.h"
@@ -37,6 +39,21 @@ class SerObjective : public TrainObjective {
       }
       class_weights_ = torch::tensor(w);
     }
+    if (cfg_.train.counterfactual.enabled()) {
+      const bool semantic_cached = train_cache_ != nullptr && train_cache_->semantic();
+      if (model_->config().semantic.type != "text" && !semantic_cached) {
+        throw ConfigError("train.counterfactual takes another utterance's semantic stream: a Whisper pathway must be "
+                          "frozen and cached for it (freeze it, train.cache_features: true)");
+      }
+      std::vector<int64_t> labels, words;
+      for (int64_t i = 0; i < train_.size(); ++i) {
+        labels.push_back(train_.label(i));
+        words.push_back(train_.audio()->text_label(i));
+      }
+      pairing_.emplace(std::move(labels), std::move(words), static_cast<int64_t>(model_->labels().size()));
+      spdlog::info("counterfactual pairing: probability {}, {} of {} training utterances lend their words",
+                   cfg_.train.counterfactual.prob, pairing_->lenders(), train_.size());
+    }
   }
 
   torch::nn::Module& model() override { return *model_; }
@@ -51,6 +68,7 @@ class SerObjective : public TrainObjective {
     SerInput in;
     if (!stream_.Next(batch, in)) return std::nullopt;
     CompleteInput(model_, train_cache_, train_, batch, in);
+    if (pairing_) TakeWordsOfPartners(batch, in);
     const ModalityDropoutConfig& md = cfg_.train.modality_dropout;
     if (md.enabled()) {
       std::tie(in.keep_acoustic, in.keep_semantic) =
@@ -61,6 +79,21 @@ class SerObjective : public TrainObjective {
     if (class_weights_.defined()) opts.weight(class_weights_);
     return BatchLoss{torch::nn::functional::cross_entropy(o.logits, BatchLabels(train_, batch), opts),
                      static_cast<int64_t>(batch.size())};
+  }
+  // Counterfactual pairing: each example's semantic stream from its partner (itself for most), read from the cache
+  // or tokenized from the partner's words.
+  void TakeWordsOfPartners(const std::vector<int64_t>& batch, SerInput& in) const {
+    const std::vector<int64_t> partners = pairing_->Partners(batch, cfg_.train.counterfactual.prob);
+    if (partners == batch) return;
+    if (train_cache_ != nullptr && train_cache_->semantic()) {
+      train_cache_->Load(train_, partners, in, /*acoustic=*/false, /*semantic=*/true);
+      return;
+    }
+    std::vector<std::string> texts;
+    for (int64_t j : partners) texts.push_back(train_.text(j));
+    const TokenBatch t = model_->Tokenize(texts);
+    in.input_ids = t.input_ids;
+    in.attention_mask = t.attention_mask;
   }
   void AfterStep(int64_t step) override { model_->OnTrainStep(step); }
   std::map<std::string, double> EvaluateDev() override {
@@ -88,6 +121,7 @@ class SerObjective : public TrainObjective {
   DataParallel* parallel_;
   BatchStream stream_;
   torch::Tensor class_weights_;
+  std::optional<CounterfactualPairing> pairing_;
 };
 
 // A resumed run must be the same run: the config given must resolve to the one the run was started with, except

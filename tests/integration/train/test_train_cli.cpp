@@ -113,6 +113,26 @@ TEST(TrainCli, TrainEvalPredictOnTheTinyCorpus) {
   EXPECT_NE(r.err.find("differs"), std::string::npos) << r.err;
 }
 
+// The conflict-robust options through the real binary: counterfactual pairing (the tiny corpus carries the words'
+// emotion) and modality dropout train; a head that reads one pathway refuses them.
+TEST(TrainCli, CounterfactualPairingAndModalityDropoutTrain) {
+  TempDir d;
+  auto args = TrainArgs(d / "run", d / "cache");
+  args.insert(args.end(), {"--set", "train.max_steps=4", "--set", "train.eval_every=0", "--set", "eval=[]", "--set",
+                           "train.counterfactual.prob=0.5", "--set", "train.modality_dropout.acoustic=0.2", "--set",
+                           "train.modality_dropout.semantic=0.2"});
+  auto r = RunFas(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE((r.out + r.err).find("counterfactual pairing: probability 0.5"), std::string::npos) << r.out;
+  EXPECT_NE(ReadFile(d / "run/config.yaml").find("counterfactual"), std::string::npos);
+
+  r = RunFas({"train", "--config", fas::testing::SourceDir() + "/configs/models/acoustic_only.yaml", "--set",
+              "data.root=" + fas::testing::TinyCorpus(), "--set", "train.counterfactual.prob=0.5", "--run-dir",
+              d / "one"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("needs a head that reads both pathways"), std::string::npos) << r.err;
+}
+
 // SIGTERM mid-run: the step finishes, `last` is saved, the exit is clean; --resume then completes the run.
 TEST(TrainCli, SigtermSavesAndResumeCompletes) {
   TempDir d;
