@@ -67,6 +67,8 @@ nlohmann::json ResultsJson(const EvalMetrics& metrics, const ResultsInfo& info) 
   j["seed"] = info.seed;
   j["label_map"] = info.label_map;
   if (info.trainable_parameters >= 0) j["trainable_parameters"] = info.trainable_parameters;
+  if (!info.checkpoint.empty()) j["checkpoint"] = info.checkpoint;
+  if (!info.selected_by.empty()) j["selected_by"] = info.selected_by;
   if (info.skipped > 0) j["skipped"] = info.skipped;
   if (metrics.unlabelled > 0) j["unlabelled"] = metrics.unlabelled;
   return j;

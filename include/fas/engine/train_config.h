@@ -38,14 +38,18 @@ struct ModalityDropoutConfig {
 // Counterfactual pairing (SER heads that read both pathways): with probability `prob` a training example takes
 // its semantic stream from another training utterance whose words carry a different emotion; its label stays the
 // voice's.
+// `dev`: the dev evaluation also scores a counterfactual dev set (every dev utterance with the words of a dev
+// utterance of another emotion): cf_acc, cf_ua, cf_macro_f1, which best_metric may name.
 struct CounterfactualConfig {
   double prob = 0.0;
+  bool dev = false;
 
   template <class V>
   void Visit(V& v) {
     v("prob", prob, "probability that a training example's words come from an utterance with another emotion");
+    v("dev", dev, "also score a counterfactual dev set (cf_acc, cf_ua, cf_macro_f1) for best_metric to choose by");
   }
-  bool enabled() const { return prob > 0; }
+  bool enabled() const { return prob > 0 || dev; }
 };
 
 struct TrainConfig {

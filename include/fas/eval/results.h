@@ -23,6 +23,8 @@ struct ResultsInfo {
   int64_t trainable_parameters = -1;
   // Manifest lines and utterances left out by skip_bad (never scored), written when > 0.
   int64_t skipped = 0;
+  // The checkpoint evaluated and the rule that chose it ("best by dev ua", "last"), written when known.
+  std::string checkpoint, selected_by;
 };
 
 // {"kept", "mapped": {"exc->happy": n}, "dropped": {...}} of a label map applied to the evaluated manifest.

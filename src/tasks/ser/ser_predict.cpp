@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "fas/engine/checkpoint_folder.h"
 #include "fas/eval/results.h"
 #include "fas/engine/distributed.h"
 
@@ -97,6 +98,19 @@ bool BatchStream::Next(std::vector<int64_t>& items, SerInput& in) {
   return true;
 }
 
+void TakeSemanticFrom(SerModel& model, const FeatureCache* cache, const SerDataset& data,
+                      const std::vector<int64_t>& sources, SerInput& in) {
+  if (cache != nullptr && cache->semantic()) {
+    cache->Load(data, sources, in, /*acoustic=*/false, /*semantic=*/true);
+    return;
+  }
+  std::vector<std::string> texts;
+  for (int64_t j : sources) texts.push_back(data.text(j));
+  const TokenBatch t = model->Tokenize(texts);
+  in.input_ids = t.input_ids;
+  in.attention_mask = t.attention_mask;
+}
+
 torch::Tensor BatchLabels(const SerDataset& data, const std::vector<int64_t>& batch) {
   std::vector<int64_t> y;
   for (int64_t i : batch) y.push_back(data.label(i));
@@ -105,7 +119,8 @@ torch::Tensor BatchLabels(const SerDataset& data, const std::vector<int64_t>& ba
 
 std::vector<Prediction> PredictDataset(SerModel& model, const FeatureCache* cache, const SerDataset& data,
                                        const LoaderConfig& loader, double* loss, DataParallel* parallel,
-                                       int64_t* skipped_audio, std::vector<SkippedLine>* skipped) {
+                                       int64_t* skipped_audio, std::vector<SkippedLine>* skipped,
+                                       const std::vector<int64_t>* semantic_sources) {
   torch::NoGradGuard no_grad;
   const bool was_training = model->is_training();
   model->eval();
@@ -122,6 +137,11 @@ std::vector<Prediction> PredictDataset(SerModel& model, const FeatureCache* cach
   SerInput in;
   while (stream.Next(batch, in)) {
     CompleteInput(model, cache, data, batch, in);
+    if (semantic_sources != nullptr) {
+      std::vector<int64_t> sources;
+      for (int64_t i : batch) sources.push_back((*semantic_sources)[static_cast<size_t>(i)]);
+      if (sources != batch) TakeSemanticFrom(model, cache, data, sources, in);
+    }
     const SerOutput o = model->Forward(in);
     in = SerInput();
     const torch::Tensor index = torch::tensor(batch, torch::kInt64);
@@ -201,6 +221,8 @@ EvalMetrics EvaluateInto(SerModel& model, FeatureCache* cache, const ExperimentC
   info.label_map = LabelMapJson(data.label_report());
   info.trainable_parameters = model->NumTrainableParameters();
   info.skipped = static_cast<int64_t>(data.audio()->skipped().size()) + skipped_audio;
+  info.checkpoint = fs::path(CheckpointForEval(run_dir)).filename().string();
+  info.selected_by = info.checkpoint.rfind("best", 0) == 0 ? "best dev " + cfg.train.best_metric : "last step";
   const std::string dir = run_dir + "/eval/" + name;
   const EvalMetrics m = WriteEvaluation(dir, preds, model->labels(), info);
   if (!skipped.empty()) WriteSkipList(dir + "/skipped.jsonl", skipped);

@@ -66,15 +66,22 @@ class BatchStream {
 
 torch::Tensor BatchLabels(const SerDataset& data, const std::vector<int64_t>& batch);
 
+// Counterfactual pairing: the semantic stream of each example from `sources` (an utterance of `data` per batch item),
+// read from the cache when it holds the semantic pathway, else tokenized from the sources' transcripts.
+void TakeSemanticFrom(SerModel& model, const FeatureCache* cache, const SerDataset& data,
+                      const std::vector<int64_t>& sources, SerInput& in);
+
 // Predictions over a whole dataset in manifest order (model in eval mode, no gradient); `loss` gets the mean
 // cross-entropy over the labelled utterances. Data-parallel: each rank predicts its shard of the batches and the
 // probabilities are summed across ranks, so every rank returns the predictions for the whole dataset. An
 // utterance the loader skipped (skip_bad: unusable audio) has no prediction: it is left out, counted in
-// `skipped_audio` and listed (this rank's) in `skipped`.
+// `skipped_audio` and listed (this rank's) in `skipped`. `semantic_sources` (by dataset index): the utterance whose
+// semantic stream each one is heard with (a counterfactual dev set); null: its own.
 std::vector<Prediction> PredictDataset(SerModel& model, const FeatureCache* cache, const SerDataset& data,
                                        const LoaderConfig& loader, double* loss = nullptr,
                                        DataParallel* parallel = nullptr, int64_t* skipped_audio = nullptr,
-                                       std::vector<SkippedLine>* skipped = nullptr);
+                                       std::vector<SkippedLine>* skipped = nullptr,
+                                       const std::vector<int64_t>* semantic_sources = nullptr);
 
 // Predicts `manifest` and writes run_dir/eval/NAME/ (results.json, predictions.jsonl, skipped.jsonl).
 EvalMetrics EvaluateInto(SerModel& model, FeatureCache* cache, const ExperimentConfig& cfg,

@@ -9,6 +9,7 @@
 
 #include "fas/config/binder.h"
 #include "fas/core/error.h"
+#include "fas/core/runtime.h"
 #include "fas/engine/task.h"
 #include "fas/tasks/ser/counterfactual.h"
 #include "fas/io/state_dict.h"
@@ -39,12 +40,15 @@ class SerObjective : public TrainObjective {
       }
       class_weights_ = torch::tensor(w);
     }
-    if (cfg_.train.counterfactual.enabled()) {
-      const bool semantic_cached = train_cache_ != nullptr && train_cache_->semantic();
-      if (model_->config().semantic.type != "text" && !semantic_cached) {
-        throw ConfigError("train.counterfactual takes another utterance's semantic stream: a Whisper pathway must be "
-                          "frozen and cached for it (freeze it, train.cache_features: true)");
+    const bool text = model_->config().semantic.type == "text";
+    for (const auto& [on, cache] : {std::pair{cfg_.train.counterfactual.prob > 0, train_cache_},
+                                    std::pair{cfg_.train.counterfactual.dev, dev_cache_}}) {
+      if (on && !text && !(cache != nullptr && cache->semantic())) {
+        throw ConfigError("train.counterfactual takes another utterance's semantic stream: a Whisper pathway must "
+                          "be frozen and cached for it (freeze it, train.cache_features: true)");
       }
+    }
+    if (cfg_.train.counterfactual.prob > 0) {
       std::vector<int64_t> labels, words;
       for (int64_t i = 0; i < train_.size(); ++i) {
         labels.push_back(train_.label(i));
@@ -53,6 +57,19 @@ class SerObjective : public TrainObjective {
       pairing_.emplace(std::move(labels), std::move(words), static_cast<int64_t>(model_->labels().size()));
       spdlog::info("counterfactual pairing: probability {}, {} of {} training utterances lend their words",
                    cfg_.train.counterfactual.prob, pairing_->lenders(), train_.size());
+    }
+    if (cfg_.train.counterfactual.dev) {
+      // The counterfactual dev set: every dev utterance heard with the words of another dev utterance whose
+      // emotion differs from its label, once for the whole run (the zero-shot sets are never used to choose).
+      std::vector<int64_t> labels, words, all;
+      for (int64_t i = 0; i < dev_.size(); ++i) {
+        labels.push_back(dev_.label(i));
+        words.push_back(dev_.audio()->text_label(i));
+        all.push_back(i);
+      }
+      const CounterfactualPairing dev_pairing(labels, words, static_cast<int64_t>(model_->labels().size()));
+      torch::manual_seed(DeriveSeed(cfg_.seed, "counterfactual dev"));
+      dev_sources_ = dev_pairing.Partners(all, 1.0);
     }
   }
 
@@ -68,7 +85,10 @@ class SerObjective : public TrainObjective {
     SerInput in;
     if (!stream_.Next(batch, in)) return std::nullopt;
     CompleteInput(model_, train_cache_, train_, batch, in);
-    if (pairing_) TakeWordsOfPartners(batch, in);
+    if (pairing_) {
+      const std::vector<int64_t> partners = pairing_->Partners(batch, cfg_.train.counterfactual.prob);
+      if (partners != batch) TakeSemanticFrom(model_, train_cache_, train_, partners, in);
+    }
     const ModalityDropoutConfig& md = cfg_.train.modality_dropout;
     if (md.enabled()) {
       std::tie(in.keep_acoustic, in.keep_semantic) =
@@ -79,21 +99,6 @@ class SerObjective : public TrainObjective {
     if (class_weights_.defined()) opts.weight(class_weights_);
     return BatchLoss{torch::nn::functional::cross_entropy(o.logits, BatchLabels(train_, batch), opts),
                      static_cast<int64_t>(batch.size())};
-  }
-  // Counterfactual pairing: each example's semantic stream from its partner (itself for most), read from the cache
-  // or tokenized from the partner's words.
-  void TakeWordsOfPartners(const std::vector<int64_t>& batch, SerInput& in) const {
-    const std::vector<int64_t> partners = pairing_->Partners(batch, cfg_.train.counterfactual.prob);
-    if (partners == batch) return;
-    if (train_cache_ != nullptr && train_cache_->semantic()) {
-      train_cache_->Load(train_, partners, in, /*acoustic=*/false, /*semantic=*/true);
-      return;
-    }
-    std::vector<std::string> texts;
-    for (int64_t j : partners) texts.push_back(train_.text(j));
-    const TokenBatch t = model_->Tokenize(texts);
-    in.input_ids = t.input_ids;
-    in.attention_mask = t.attention_mask;
   }
   void AfterStep(int64_t step) override { model_->OnTrainStep(step); }
   std::map<std::string, double> EvaluateDev() override {
@@ -106,6 +111,14 @@ class SerObjective : public TrainObjective {
                                          {"macro_f1", m.all.macro_f1},
                                          {"weighted_f1", m.all.weighted_f1}};
     if (m.conflict.n > 0) out["conflict_acc"] = m.conflict.acc;
+    if (!dev_sources_.empty()) {
+      const auto paired = PredictDataset(model_, dev_cache_, dev_, cfg_.data.loader, nullptr, parallel_, nullptr,
+                                         nullptr, &dev_sources_);
+      const EvalMetrics c = Evaluate(paired, model_->labels());
+      out["cf_acc"] = c.all.acc;
+      out["cf_ua"] = c.all.ua;
+      out["cf_macro_f1"] = c.all.macro_f1;
+    }
     return out;
   }
   void SaveWeights(const std::string& path) override { SaveStateDict(*model_, path); }
@@ -122,6 +135,7 @@ class SerObjective : public TrainObjective {
   BatchStream stream_;
   torch::Tensor class_weights_;
   std::optional<CounterfactualPairing> pairing_;
+  std::vector<int64_t> dev_sources_;  // the counterfactual dev set (empty: none)
 };
 
 // A resumed run must be the same run: the config given must resolve to the one the run was started with, except

@@ -118,13 +118,25 @@ TEST(TrainCli, TrainEvalPredictOnTheTinyCorpus) {
 TEST(TrainCli, CounterfactualPairingAndModalityDropoutTrain) {
   TempDir d;
   auto args = TrainArgs(d / "run", d / "cache");
-  args.insert(args.end(), {"--set", "train.max_steps=4", "--set", "train.eval_every=0", "--set", "eval=[]", "--set",
+  args.insert(args.end(), {"--set", "train.max_steps=4", "--set", "train.eval_every=0", "--set",
                            "train.counterfactual.prob=0.5", "--set", "train.modality_dropout.acoustic=0.2", "--set",
-                           "train.modality_dropout.semantic=0.2"});
+                           "train.modality_dropout.semantic=0.2", "--set", "train.counterfactual.dev=true", "--set",
+                           "train.best_metric=cf_ua", "--set", "eval=[{name: test, manifest: test.jsonl}]"});
   auto r = RunFas(args);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE((r.out + r.err).find("counterfactual pairing: probability 0.5"), std::string::npos) << r.out;
   EXPECT_NE(ReadFile(d / "run/config.yaml").find("counterfactual"), std::string::npos);
+  // The counterfactual dev set is scored at every evaluation and chose the checkpoint; results.json says so.
+  int evals = 0;
+  for (const auto& j : JsonLines(d / "run/metrics.jsonl")) {
+    if (j.value("event", "") != "eval") continue;
+    ++evals;
+    EXPECT_TRUE(j.contains("cf_ua") && j.contains("cf_acc")) << j.dump();
+  }
+  EXPECT_GT(evals, 0);
+  const auto results = nlohmann::json::parse(ReadFile(d / "run/eval/test/results.json"));
+  EXPECT_EQ(results.at("selected_by"), "best dev cf_ua");
+  EXPECT_EQ(results.at("checkpoint"), "best");
 
   r = RunFas({"train", "--config", fas::testing::SourceDir() + "/configs/models/acoustic_only.yaml", "--set",
               "data.root=" + fas::testing::TinyCorpus(), "--set", "train.counterfactual.prob=0.5", "--run-dir",
