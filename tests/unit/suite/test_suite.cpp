@@ -39,6 +39,23 @@ TEST(Suite, PlanIsModelsTimesSeedsWithTheSuitesSettings) {
   }
 }
 
+// Every shipped suite (a file of configs/suites with `models:`; paper_encoders.yaml there is a model fragment) loads
+// and plans: its model files bind, its `set:` keys exist, its cells validate.
+TEST(Suite, EveryShippedSuitePlans) {
+  TempDir d;
+  int suites = 0;
+  for (const auto& e : fs::directory_iterator(SourceDir() + "/configs/suites")) {
+    const std::string path = e.path().string();
+    const bool suite_file = fas::testing::ReadFile(path).find("\nmodels:") != std::string::npos;
+    if (e.path().extension() != ".yaml" || !suite_file) continue;
+    SCOPED_TRACE(path);
+    const fas::SuiteConfig suite = fas::LoadSuite(path);
+    EXPECT_FALSE(fas::PlanSuite(suite, d / "runs").empty());
+    ++suites;
+  }
+  EXPECT_GE(suites, 5);
+}
+
 TEST(Suite, ACellIsFinishedWhenEveryEvaluationSetHasResults) {
   TempDir d;
   const fas::SuiteCell c = fas::PlanSuite(TinySuite(), d / "runs")[0];
