@@ -277,7 +277,7 @@ void Trainer::SaveCheckpoint(const std::string& dir) {
   j["rng"] = RngState{CaptureTorchRng(), {}}.ToJson();
   t.WriteFile("trainer_state.json", j.dump(2) + "\n");
   t.WriteFile("config.yaml", options_.resolved_config);
-  for (const auto& f : options_.run_files) t.WriteFile(fs::path(f).filename().string(), ReadText(f));
+  for (const auto& [name, text] : run_file_texts_) t.WriteFile(name, text);
   t.Commit();
 }
 
@@ -386,6 +386,7 @@ TrainSummary Trainer::Run(bool resume) {
   if (rank() == 0) {
     fs::create_directories(options_.run_dir);
     s.log = std::make_unique<MetricsLog>(metrics_path);
+    for (const auto& f : options_.run_files) run_file_texts_.emplace_back(fs::path(f).filename().string(), ReadText(f));
   }
   spdlog::info("training: {} batches an epoch, accumulation {}, {} steps an epoch, {} steps ({} warmup, {})", batches0,
                config_.accumulation, steps_per_epoch_, total_steps_, warmup_steps_, config_.schedule);

@@ -259,12 +259,9 @@ bool CellFinished(const SuiteCell& cell) {
 
 std::string CellConfigDrift(const SuiteCell& cell) {
   if (!Exists(cell.run_dir + "/config.yaml")) return "";
-  ExperimentConfig stored = LoadRunConfig(cell.run_dir);
-  ExperimentConfig given = cell.config;
-  // A tokenizer the run trained for itself stands for the cell's empty one; evaluation sets may be added.
-  if (given.model.semantic.tokenizer.model.empty()) given.model.semantic.tokenizer = stored.model.semantic.tokenizer;
-  stored.eval = given.eval;
-  const auto diff = FirstDifferentLine(ConfigToString(given), ConfigToString(stored));
+  // The plan keys count here: a cell trained for fewer steps is not the cell the suite asks for.
+  const auto [given, stored] = ComparableRunConfigs(cell.config, LoadRunConfig(cell.run_dir), false);
+  const auto diff = FirstDifferentLine(given, stored);
   return diff ? "the suite now says '" + diff->first + "', the run has '" + diff->second + "'" : "";
 }
 

@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "fas/engine/train_config.h"
@@ -125,6 +126,7 @@ class Trainer {
   std::vector<double> base_lrs_;
   std::vector<torch::Tensor> params_;
   int64_t total_steps_ = 0, steps_per_epoch_ = 0, warmup_steps_ = 0;
+  std::vector<std::pair<std::string, std::string>> run_file_texts_;  // options_.run_files: name, text (read once)
   bool stop_agreed_ = false;  // data-parallel: some rank asked to stop, as reduced at the last step
 };
 

@@ -31,10 +31,9 @@ std::vector<int64_t> CounterfactualPairing::Partners(const std::vector<int64_t>&
   for (int64_t k = 0; k < n; ++k) {
     if (u_at[k] >= prob) continue;
     const int64_t label = labels_[static_cast<size_t>(items[static_cast<size_t>(k)])];
-    int64_t candidates = 0;
-    for (size_t c = 0; c < by_word_emotion_.size(); ++c) {
-      if (static_cast<int64_t>(c) != label) candidates += static_cast<int64_t>(by_word_emotion_[c].size());
-    }
+    const bool known = label >= 0 && label < static_cast<int64_t>(by_word_emotion_.size());
+    const int64_t candidates =
+        lenders_ - (known ? static_cast<int64_t>(by_word_emotion_[static_cast<size_t>(label)].size()) : 0);
     if (candidates == 0) continue;
     int64_t at = std::min(candidates - 1, static_cast<int64_t>(pick_at[k] * static_cast<double>(candidates)));
     for (size_t c = 0; c < by_word_emotion_.size(); ++c) {

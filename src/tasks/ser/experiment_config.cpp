@@ -85,4 +85,13 @@ ExperimentConfig LoadExperimentConfig(const std::vector<std::string>& files, con
   return cfg;
 }
 
+std::pair<std::string, std::string> ComparableRunConfigs(const ExperimentConfig& given,
+                                                         const ExperimentConfig& stored, bool plan_may_change) {
+  ExperimentConfig g = given, s = stored;
+  if (g.model.semantic.tokenizer.model.empty()) g.model.semantic.tokenizer = s.model.semantic.tokenizer;
+  if (plan_may_change) s.train.TakePlanFrom(g.train);
+  s.eval = g.eval;
+  return {ConfigToString(g), ConfigToString(s)};
+}
+
 }  // namespace fas

@@ -147,10 +147,10 @@ bool FeatureCache::Has(const SerDataset& data, int64_t i) const {
   return true;
 }
 
-void FeatureCache::Load(const SerDataset& data, const std::vector<int64_t>& batch, SerInput& input, bool acoustic,
-                        bool semantic_too) const {
+void FeatureCache::Load(const SerDataset& data, const std::vector<int64_t>& batch, SerInput& input,
+                        bool load_acoustic, bool load_semantic) const {
   for (bool semantic : {false, true}) {
-    if (semantic ? !(semantic_ && semantic_too) : !(acoustic_ && acoustic)) continue;
+    if (semantic ? !(semantic_ && load_semantic) : !(acoustic_ && load_acoustic)) continue;
     std::vector<torch::Tensor> states;
     int64_t longest = 0;
     for (int64_t i : batch) {

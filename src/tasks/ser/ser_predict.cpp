@@ -55,9 +55,14 @@ void CompleteInput(SerModel& model, const FeatureCache* cache, const SerDataset&
 
 BatchStream::BatchStream(const SerDataset& data, const LoaderConfig& loader, bool train, uint64_t seed,
                          bool needs_audio, const FeatureCache* cache, int rank, int world_size)
-    : data_(data), cache_(cache), loader_cfg_(loader), train_(train), seed_(seed), rank_(rank),
-      world_size_(world_size) {
-  if (needs_audio) loader_ = std::make_unique<DataLoader>(data.audio(), loader, train, seed, rank, world_size);
+    : data_(data), loader_cfg_(loader), train_(train), seed_(seed), rank_(rank), world_size_(world_size) {
+  if (needs_audio) {
+    loader_ = std::make_unique<DataLoader>(data.audio(), loader, train, seed, rank, world_size);
+  } else if (cache != nullptr && loader.skip_bad) {
+    // Once a pass, not once a batch: an utterance whose audio could not be cached stays out of every batch.
+    cached_.resize(static_cast<size_t>(data.size()));
+    for (int64_t i = 0; i < data.size(); ++i) cached_[static_cast<size_t>(i)] = cache->Has(data, i);
+  }
 }
 
 int64_t BatchStream::NumBatches(int64_t epoch) const {
@@ -84,24 +89,22 @@ bool BatchStream::Next(std::vector<int64_t>& items, SerInput& in) {
     items = b->items;
     in.waveform = b->waveform;
     in.lengths = b->lengths;
-  } else {
-    do {
-      if (next_ >= static_cast<int64_t>(plan_.size())) return false;
-      items.clear();
-      for (int64_t i : plan_[static_cast<size_t>(next_++)]) {
-        if (!loader_cfg_.skip_bad || cache_ == nullptr || cache_->Has(data_, i)) items.push_back(i);
-      }
-    } while (items.empty());
     return true;
   }
-  ++next_;
-  return true;
+  while (next_ < static_cast<int64_t>(plan_.size())) {
+    items.clear();
+    for (int64_t i : plan_[static_cast<size_t>(next_++)]) {
+      if (cached_.empty() || cached_[static_cast<size_t>(i)]) items.push_back(i);
+    }
+    if (!items.empty()) return true;
+  }
+  return false;
 }
 
 void TakeSemanticFrom(SerModel& model, const FeatureCache* cache, const SerDataset& data,
                       const std::vector<int64_t>& sources, SerInput& in) {
   if (cache != nullptr && cache->semantic()) {
-    cache->Load(data, sources, in, /*acoustic=*/false, /*semantic=*/true);
+    cache->Load(data, sources, in, /*load_acoustic=*/false, /*load_semantic=*/true);
     return;
   }
   std::vector<std::string> texts;

@@ -54,7 +54,6 @@ class BatchStream {
 
  private:
   const SerDataset& data_;
-  const FeatureCache* cache_;
   LoaderConfig loader_cfg_;
   bool train_;
   uint64_t seed_;
@@ -62,6 +61,7 @@ class BatchStream {
   std::unique_ptr<DataLoader> loader_;
   std::vector<std::vector<int64_t>> plan_;
   int64_t next_ = 0;
+  std::vector<bool> cached_;  // skip_bad over a cache: whether each utterance is in it (empty: all are)
 };
 
 torch::Tensor BatchLabels(const SerDataset& data, const std::vector<int64_t>& batch);

@@ -4,6 +4,7 @@
 
 #include <map>
 #include <memory>
+#include <numeric>
 #include <optional>
 #include <type_traits>
 
@@ -49,28 +50,28 @@ class SerObjective : public TrainObjective {
       }
     }
     if (cfg_.train.counterfactual.prob > 0) {
-      std::vector<int64_t> labels, words;
-      for (int64_t i = 0; i < train_.size(); ++i) {
-        labels.push_back(train_.label(i));
-        words.push_back(train_.audio()->text_label(i));
-      }
-      pairing_.emplace(std::move(labels), std::move(words), static_cast<int64_t>(model_->labels().size()));
+      pairing_.emplace(PairingOver(train_));
       spdlog::info("counterfactual pairing: probability {}, {} of {} training utterances lend their words",
                    cfg_.train.counterfactual.prob, pairing_->lenders(), train_.size());
     }
     if (cfg_.train.counterfactual.dev) {
       // The counterfactual dev set: every dev utterance heard with the words of another dev utterance whose
       // emotion differs from its label, once for the whole run (the zero-shot sets are never used to choose).
-      std::vector<int64_t> labels, words, all;
-      for (int64_t i = 0; i < dev_.size(); ++i) {
-        labels.push_back(dev_.label(i));
-        words.push_back(dev_.audio()->text_label(i));
-        all.push_back(i);
-      }
-      const CounterfactualPairing dev_pairing(labels, words, static_cast<int64_t>(model_->labels().size()));
+      std::vector<int64_t> all(static_cast<size_t>(dev_.size()));
+      std::iota(all.begin(), all.end(), 0);
       torch::manual_seed(DeriveSeed(cfg_.seed, "counterfactual dev"));
-      dev_sources_ = dev_pairing.Partners(all, 1.0);
+      dev_sources_ = PairingOver(dev_).Partners(all, 1.0);
     }
+  }
+
+  // Counterfactual pairing over a dataset's utterances: their labels and their words' emotions.
+  CounterfactualPairing PairingOver(const SerDataset& data) const {
+    std::vector<int64_t> labels, words;
+    for (int64_t i = 0; i < data.size(); ++i) {
+      labels.push_back(data.label(i));
+      words.push_back(data.audio()->text_label(i));
+    }
+    return CounterfactualPairing(std::move(labels), std::move(words), static_cast<int64_t>(model_->labels().size()));
   }
 
   torch::nn::Module& model() override { return *model_; }
@@ -140,14 +141,9 @@ class SerObjective : public TrainObjective {
 
 // A resumed run must be the same run: the config given must resolve to the one the run was started with, except
 // for the plan and the final evaluations.
-
 void CheckSameConfig(const ExperimentConfig& given, const ExperimentConfig& stored, const std::string& run_dir) {
-  ExperimentConfig expected = stored;
-  ExperimentConfig g = given;
-  if (g.model.semantic.tokenizer.model.empty()) g.model.semantic.tokenizer = stored.model.semantic.tokenizer;
-  expected.train.TakePlanFrom(g.train);
-  expected.eval = g.eval;
-  CheckSameRunConfig(ConfigToString(g), ConfigToString(expected), run_dir);
+  const auto [g, s] = ComparableRunConfigs(given, stored, /*plan_may_change=*/true);
+  CheckSameRunConfig(g, s, run_dir);
 }
 
 // Whether training audio differs from the whole utterance (random crops, augmentation), epoch by epoch.

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "fas/data/loader.h"
@@ -110,5 +111,12 @@ struct ExperimentConfig {
 // refused carry the loader's default there, never read, and it is dropped.
 ExperimentConfig LoadExperimentConfig(const std::vector<std::string>& files, const std::vector<std::string>& sets,
                                       bool run_config = false);
+
+// The two config texts that decide whether `given` continues the run whose config is `stored`: both resolved,
+// with the run's evaluation sets taken as `given`'s (they may change), `given`'s empty tokenizer taken as the one the
+// run trained for itself, and with `plan_may_change` the plan keys (TrainConfig::TakePlanFrom) taken as `given`'s.
+// Equal texts: the same run (a resume, a finished suite cell).
+std::pair<std::string, std::string> ComparableRunConfigs(const ExperimentConfig& given,
+                                                         const ExperimentConfig& stored, bool plan_may_change);
 
 }  // namespace fas

@@ -46,10 +46,10 @@ class FeatureCache {
 
   // The cached pathways of a batch, as SerInput's *_features / *_mask ([B, S, T, D] zero-padded, [B, T] bool).
   // Throws IoError when an entry is missing (Fill was not run on this dataset).
-  // `acoustic` / `semantic`: which of the cached pathways to load (a counterfactual batch takes the semantic stream
-  // of other utterances).
-  void Load(const SerDataset& data, const std::vector<int64_t>& batch, SerInput& input, bool acoustic = true,
-            bool semantic = true) const;
+  // `load_acoustic` / `load_semantic`: which of the cached pathways to load (a counterfactual batch takes the
+  // semantic stream of other utterances).
+  void Load(const SerDataset& data, const std::vector<int64_t>& batch, SerInput& input, bool load_acoustic = true,
+            bool load_semantic = true) const;
 
  private:
   std::string EntryPath(const std::string& pathway_key, const std::string& utterance_key) const;
