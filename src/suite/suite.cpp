@@ -227,11 +227,11 @@ SuiteConfig LoadSuite(const std::string& path, const std::vector<std::string>& s
 
 std::vector<SuiteCell> PlanSuite(const SuiteConfig& suite, const std::string& runs_dir) {
   std::vector<SuiteCell> cells;
-  std::map<std::string, std::string> own;  // model -> training identity of its own runs
+  std::set<std::string> own;  // training identities of the models' own runs, every seed
   for (const auto& m : suite.models) {
     for (uint64_t seed : suite.seeds) {
       cells.push_back(MakeCell(suite, m, runs_dir, seed, "", {}));
-      own[m.name] = TrainingIdentity(cells.back().config);
+      own.insert(TrainingIdentity(cells.back().config));
     }
   }
   std::set<std::string> planned;
@@ -242,7 +242,7 @@ std::vector<SuiteCell> PlanSuite(const SuiteConfig& suite, const std::string& ru
       for (uint64_t seed : suite.seeds) {
         SuiteCell c = MakeCell(suite, *model, runs_dir, seed, sweep.name, grid);
         // The model's own settings, or a cell another sweep already trains: the existing run stands for it.
-        if (TrainingIdentity(c.config) == own[model->name] || !planned.insert(c.run_dir).second) continue;
+        if (own.count(TrainingIdentity(c.config)) > 0 || !planned.insert(c.run_dir).second) continue;
         cells.push_back(std::move(c));
       }
     }

@@ -56,6 +56,24 @@ TEST(Suite, EveryShippedSuitePlans) {
   EXPECT_GE(suites, 5);
 }
 
+// A sweep value equal to the model's own setting is the model's own run, at every seed: synth_robust's rows read
+// their stage-one encoders from per-seed folders, so each seed's own run differs from the others'.
+TEST(Suite, SweepCellAtTheModelsOwnSettingIsNotTrainedTwice) {
+  TempDir d;
+  const fas::SuiteConfig suite = fas::LoadSuite(SourceDir() + "/configs/suites/synth_robust.yaml");
+  const auto cells = fas::PlanSuite(suite, d / "runs");
+  const size_t seeds = suite.seeds.size();
+  ASSERT_GE(seeds, 2u);
+  int own_value = 0, other_values = 0;
+  for (const auto& c : cells) {
+    if (c.model != "fas+cf" || c.sweep.empty()) continue;
+    const double prob = c.config.train.counterfactual.prob;
+    (prob == 0.5 ? own_value : other_values) += 1;
+  }
+  EXPECT_EQ(own_value, 0);  // fas+cf's own probability: its runs stand for the cell
+  EXPECT_EQ(other_values, static_cast<int>(3 * seeds));
+}
+
 TEST(Suite, ACellIsFinishedWhenEveryEvaluationSetHasResults) {
   TempDir d;
   const fas::SuiteCell c = fas::PlanSuite(TinySuite(), d / "runs")[0];
