@@ -40,14 +40,18 @@ struct ModalityDropoutConfig {
 // voice's.
 // `dev`: the dev evaluation also scores a counterfactual dev set (every dev utterance with the words of a dev
 // utterance of another emotion): cf_acc, cf_ua, cf_macro_f1, which best_metric may name.
+// `text_model`: a run folder of a words-only model (configs/models/text_emotion.yaml); its prediction from the
+// transcript gives the words' emotion of every utterance whose manifest line has no `text_label` (a real corpus).
 struct CounterfactualConfig {
   double prob = 0.0;
   bool dev = false;
+  std::string text_model;
 
   template <class V>
   void Visit(V& v) {
     v("prob", prob, "probability that a training example's words come from an utterance with another emotion");
     v("dev", dev, "also score a counterfactual dev set (cf_acc, cf_ua, cf_macro_f1) for best_metric to choose by");
+    v("text_model", text_model, "run folder of a words-only model whose predictions stand in for a missing text_label");
   }
   bool enabled() const { return prob > 0 || dev; }
 };

@@ -16,8 +16,9 @@ CounterfactualPairing::CounterfactualPairing(std::vector<int64_t> labels, std::v
     ++lenders_;
   }
   if (lenders_ == 0) {
-    throw ConfigError("train.counterfactual needs the words' emotion of training utterances (`text_label` in the "
-                      "training manifest); none has one");
+    throw ConfigError("train.counterfactual needs the words' emotion of training utterances: `text_label` in the "
+                      "manifest, or train.counterfactual.text_model naming a run of a words-only model "
+                      "(configs/models/text_emotion.yaml) to predict it; none has one");
   }
 }
 

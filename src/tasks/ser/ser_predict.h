@@ -25,6 +25,16 @@ std::optional<LabelMap> LoadMap(const std::string& spec);
 // Whether the model reads a transcript (a text semantic pathway that its head uses).
 bool ReadsText(const ModelConfig& m);
 
+// A finished (or stopped) run: the class names it was trained with (its run.json), and its model with the weights
+// of the checkpoint chosen for evaluation, in eval mode.
+LabelSet RunLabels(const ExperimentConfig& cfg, const std::string& run_dir);
+SerModel LoadRunModel(const ExperimentConfig& cfg, const std::string& run_dir, const LabelSet& labels);
+
+// The emotion of each utterance's words, as indices of `labels` (-1: unknown): the manifest's `text_label`, else,
+// when `text_model` names a run of a words-only model, that model's prediction from the utterance's transcript.
+std::vector<int64_t> WordEmotions(const SerDataset& data, const LabelSet& labels, const std::string& text_model,
+                                  const LoaderConfig& loader);
+
 // `labelled`: every utterance must carry the label the run learns (training and dev); evaluation manifests may
 // hold unlabelled utterances, which are predicted and not scored.
 SerDatasetOptions SerOptions(const ExperimentConfig& cfg, const std::optional<LabelMap>& map, bool labelled = false);

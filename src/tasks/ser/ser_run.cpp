@@ -17,7 +17,6 @@
 namespace fs = std::filesystem;
 
 namespace fas {
-namespace {
 
 // The class names the run was trained with: run.json of the checkpoint used (or of the run folder). A run written
 // before run.json existed takes the labels file its config names, as it reads now.
@@ -49,8 +48,6 @@ SerModel LoadRunModel(const ExperimentConfig& cfg, const std::string& run_dir, c
   model->eval();
   return model;
 }
-
-}  // namespace
 
 ExperimentConfig LoadRunConfig(const std::string& run_dir) {
   const std::string path = run_dir + "/config.yaml";

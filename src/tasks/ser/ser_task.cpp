@@ -66,12 +66,13 @@ class SerObjective : public TrainObjective {
 
   // Counterfactual pairing over a dataset's utterances: their labels and their words' emotions.
   CounterfactualPairing PairingOver(const SerDataset& data) const {
-    std::vector<int64_t> labels, words;
-    for (int64_t i = 0; i < data.size(); ++i) {
-      labels.push_back(data.label(i));
-      words.push_back(data.audio()->text_label(i));
-    }
-    return CounterfactualPairing(std::move(labels), std::move(words), static_cast<int64_t>(model_->labels().size()));
+    std::vector<int64_t> labels;
+    for (int64_t i = 0; i < data.size(); ++i) labels.push_back(data.label(i));
+    LabelSet classes;
+    classes.names = model_->labels();
+    return CounterfactualPairing(std::move(labels),
+                                 WordEmotions(data, classes, cfg_.train.counterfactual.text_model, cfg_.data.loader),
+                                 static_cast<int64_t>(model_->labels().size()));
   }
 
   torch::nn::Module& model() override { return *model_; }

@@ -145,6 +145,43 @@ TEST(TrainCli, CounterfactualPairingAndModalityDropoutTrain) {
   EXPECT_NE(r.err.find("needs a head that reads both pathways"), std::string::npos) << r.err;
 }
 
+// A manifest that does not state the words' emotion (a real corpus): counterfactual pairing refuses it with a line
+// naming train.counterfactual.text_model, and pairs on a words-only run's predictions when one is named there.
+TEST(TrainCli, CounterfactualPairingPredictsMissingWordEmotions) {
+  TempDir d;
+  const std::string tiny = fas::testing::TinyCorpus();
+  auto r = RunFas({"train", "--config", fas::testing::SourceDir() + "/configs/models/text_emotion.yaml", "--set",
+                   "data.root=" + tiny, "--set", "data.batch_size=8", "--set", "train.max_steps=4", "--set",
+                   "train.eval_every=0", "--set", "eval=[]", "--run-dir", d / "words", "--threads", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  fs::create_directories(d / "real");
+  for (const char* name : {"train.jsonl", "dev.jsonl"}) {
+    std::string lines;
+    for (auto j : JsonLines(tiny + "/" + name)) {
+      j.erase("text_label");
+      j.erase("conflict");
+      j["audio"] = tiny + "/" + j.at("audio").get<std::string>();
+      lines += j.dump() + "\n";
+    }
+    WriteFile(d / "real" + "/" + name, lines);
+  }
+  auto args = TrainArgs(d / "run", d / "cache");
+  args.insert(args.end(), {"--set", "data.root=" + (d / "real"), "--set", "eval=[]", "--set", "train.max_steps=2",
+                           "--set", "train.eval_every=0", "--set", "train.counterfactual.prob=0.5"});
+  r = RunFas(args);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("train.counterfactual.text_model"), std::string::npos) << r.err;
+
+  args.insert(args.end(), {"--set", "train.counterfactual.text_model=" + (d / "words")});
+  fs::remove_all(d / "run");
+  r = RunFas(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string log = r.out + r.err;
+  EXPECT_NE(log.find("from text_label"), std::string::npos) << log;
+  EXPECT_NE(log.find("predicted by " + (d / "words")), std::string::npos) << log;
+  EXPECT_NE(log.find("counterfactual pairing: probability 0.5"), std::string::npos) << log;
+}
+
 // SIGTERM mid-run: the step finishes, `last` is saved, the exit is clean; --resume then completes the run.
 TEST(TrainCli, SigtermSavesAndResumeCompletes) {
   TempDir d;
