@@ -1,5 +1,6 @@
 #include "fas/encoders/whisper.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <limits>
@@ -256,9 +257,62 @@ std::pair<torch::Tensor, torch::Tensor> WhisperEncoderImpl::Features(const torch
 
 EncoderOutput WhisperEncoderImpl::Encode(const EncoderInput& input) { return forward(input.waveform, input.lengths); }
 
+int64_t WhisperEncoderImpl::max_window_samples() const {
+  return config_.framing == "window" ? config_.window_samples() : config_.max_source_positions * 2 * kHop;
+}
+
 EncoderOutput WhisperEncoderImpl::forward(const torch::Tensor& waveform, const torch::Tensor& lengths) {
+  if (waveform.defined() && waveform.dim() == 2 && waveform.size(1) > max_window_samples()) {
+    const int64_t longest = lengths.defined() ? lengths.max().item<int64_t>() : waveform.size(1);
+    if (longest > max_window_samples()) return ForwardWindows(waveform, lengths);
+  }
   auto [features, frames] = Features(waveform, lengths);
   return ForwardFeatures(features, frames);
+}
+
+EncoderOutput WhisperEncoderImpl::ForwardWindows(const torch::Tensor& waveform_in, const torch::Tensor& lengths_in) {
+  const auto waveform = waveform_in.to(torch::kCPU, torch::kFloat32);
+  const int64_t B = waveform.size(0), T = waveform.size(1), W = max_window_samples();
+  const auto lengths = lengths_in.defined() ? lengths_in.to(torch::kCPU, torch::kInt64) : torch::full({B}, T, torch::kInt64);
+  if (lengths.dim() != 1 || lengths.size(0) != B || lengths.min().item<int64_t>() < 1 ||
+      lengths.max().item<int64_t>() > T) {
+    throw DataError("whisper encoder: lengths must be [batch] values in [1, " + std::to_string(T) + "]");
+  }
+  std::vector<int64_t> owner, window_lengths;
+  for (int64_t b = 0; b < B; ++b) {
+    for (int64_t start = 0; start < lengths[b].item<int64_t>(); start += W) {
+      owner.push_back(b);
+      window_lengths.push_back(std::min(W, lengths[b].item<int64_t>() - start));
+    }
+  }
+  const int64_t N = static_cast<int64_t>(owner.size());
+  auto windows = torch::zeros({N, W}, torch::kFloat32);
+  for (int64_t n = 0, start = 0; n < N; ++n) {
+    start = n > 0 && owner[n] == owner[n - 1] ? start + W : 0;
+    windows[n].slice(0, 0, window_lengths[n]).copy_(waveform[owner[n]].slice(0, start, start + window_lengths[n]));
+  }
+  const EncoderOutput pieces = forward(windows, torch::tensor(window_lengths, torch::kInt64));
+
+  const auto piece_frames = pieces.lengths.to(torch::kCPU);
+  std::vector<int64_t> frames(static_cast<size_t>(B), 0);
+  for (int64_t n = 0; n < N; ++n) frames[static_cast<size_t>(owner[n])] += piece_frames[n].item<int64_t>();
+  const int64_t longest = *std::max_element(frames.begin(), frames.end());
+  const auto device = pieces.last_hidden_state().device();
+  EncoderOutput out;
+  for (const auto& h : pieces.hidden_states) {
+    auto joined = torch::zeros({B, longest, h.size(2)}, h.options());
+    std::vector<int64_t> at(static_cast<size_t>(B), 0);
+    for (int64_t n = 0; n < N; ++n) {
+      const int64_t f = piece_frames[n].item<int64_t>();
+      joined[owner[n]].slice(0, at[static_cast<size_t>(owner[n])], at[static_cast<size_t>(owner[n])] + f)
+          .copy_(h[n].slice(0, 0, f));
+      at[static_cast<size_t>(owner[n])] += f;
+    }
+    out.hidden_states.push_back(joined);
+  }
+  out.lengths = torch::tensor(frames, torch::kInt64).to(device);
+  out.mask = LengthMask(out.lengths, longest);
+  return out;
 }
 
 EncoderOutput WhisperEncoderImpl::ForwardFeatures(const torch::Tensor& features_in, const torch::Tensor& frames_in) {

@@ -4,11 +4,14 @@
 // `WhisperForConditionalGeneration` (`model.encoder.`) load as they are, their decoder skipped on purpose.
 //
 // Input: 16 kHz waveforms. The log-mel front end is fas/audio/features.h's Whisper log-mel. Two framings:
-//   window    every utterance padded or cut to chunk_length seconds (30 s for the released models, which were
-//             trained on exactly that), no mask, as HuggingFace's feature extractor and encoder do;
+//   window    every utterance padded to chunk_length seconds (30 s for the released models, which were trained
+//             on exactly that), no mask, as HuggingFace's feature extractor and encoder do;
 //   variable  each utterance's log-mel on its own samples, the batch padded to its longest; padded mel frames and
 //             conv frames are zeroed and padded encoder frames are masked out of attention, so an utterance's
 //             states do not depend on what it is batched with. Positions are the first T of embed_positions.
+// An utterance longer than the encoder's positions reach (chunk_length for window framing, max_source_positions
+// frames of 20 ms for variable) is encoded as its successive windows of that length, each framed as above, and its
+// states are their valid frames joined in time: nothing is cut, as openai-whisper does for long-form audio.
 #pragma once
 
 #include <torch/torch.h>
@@ -86,6 +89,8 @@ class WhisperEncoderImpl : public EncoderModule {
   // waveform [B, T] float 16 kHz; lengths [B] int64 samples (undefined = all T).
   EncoderOutput Encode(const EncoderInput& input) override;
   EncoderOutput forward(const torch::Tensor& waveform, const torch::Tensor& lengths = {});
+  // The longest utterance encoded in one piece, in samples (longer ones go window by window).
+  int64_t max_window_samples() const;
   // From log-mel features [B, num_mel_bins, frames] and frame counts [B] (undefined = all frames).
   EncoderOutput ForwardFeatures(const torch::Tensor& features, const torch::Tensor& frame_lengths = {});
   // The log-mel of a batch as the encoder frames it: [B, num_mel_bins, frames] and frame counts [B].
@@ -103,6 +108,9 @@ class WhisperEncoderImpl : public EncoderModule {
   torch::nn::LayerNorm layer_norm{nullptr};
 
  private:
+  // forward() for a batch with an utterance over max_window_samples(): every utterance cut into windows of that
+  // length, the windows encoded as one batch, each utterance's states joined back in time.
+  EncoderOutput ForwardWindows(const torch::Tensor& waveform, const torch::Tensor& lengths);
   WhisperEncoderConfig config_;
 };
 TORCH_MODULE(WhisperEncoder);
