@@ -1,5 +1,5 @@
-// `fas extract --config C`: computes the features of the config's frozen encoders once, into the feature cache
-// that training then reads.
+// `fas extract --config C`: computes the features of the config's frozen encoders once, into the feature store
+// that training then reads; `--rebuild-shard PATH` drops a corrupt shard first, so only its entries are computed.
 #include <iostream>
 
 #include "command.h"
@@ -13,12 +13,15 @@ fas::cli::RunFn Setup(CLI::App& app) {
   auto sets = std::make_shared<std::vector<std::string>>();
   app.add_option("--config,-c", *configs, "experiment config(s)")->required();
   auto skip_bad = std::make_shared<bool>(false);
+  auto rebuild_shard = std::make_shared<std::string>();
   app.add_option("--set", *sets, "override a key: a.b.c=value");
   app.add_flag("--skip-bad", *skip_bad, "skip bad manifest lines, listed and counted (= --set data.skip_bad=true)");
-  return [configs, sets, skip_bad] {
+  app.add_option("--rebuild-shard", *rebuild_shard,
+                 "a shard of the config's feature stores to drop and compute again (a corrupt one)");
+  return [configs, sets, skip_bad, rebuild_shard] {
     if (*skip_bad) sets->push_back("data.skip_bad=true");
     const fas::ExperimentConfig cfg = fas::LoadExperimentConfig(*configs, *sets);
-    const int64_t n = fas::ExtractFeatures(cfg);
+    const int64_t n = fas::ExtractFeatures(cfg, *rebuild_shard);
     std::cout << "computed " << n << " feature entries in " << cfg.data.ResolvedCacheDir() << "\n";
   };
 }

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "fas/eval/comparisons.h"
+
 namespace fas::cli {
 
 struct RenderOptions {
@@ -14,6 +16,7 @@ struct RenderOptions {
   std::string published;                             // "" = FindPublishedNumbers()
   std::vector<std::string> print;                    // tables printed on stdout in Markdown; empty = all
   bool plots = true;                                 // scripts/plot.py into RUNS/plots
+  std::vector<ModelPair> comparisons;                // paired tests, A against B; empty = DefaultComparisons
 };
 
 // Renders, prints, plots; returns the number of results read. Throws Error when there are none.

@@ -9,6 +9,7 @@
 
 #include "command.h"
 #include "fas/core/error.h"
+#include "fas/fusion/fusion.h"
 #include "fas/suite/suite.h"
 #include "render_tables.h"
 
@@ -56,6 +57,18 @@ RunFn Setup(CLI::App& app) {
                 cells.size(), suite.models.size(), suite.seeds.size(), suite.sweeps.empty() ? "" : ", plus sweeps",
                 finished, dir.c_str());
     std::fflush(stdout);
+    if (*check_only) {
+      // The whole matrix first, whatever is missing: what each cell trains and reads.
+      for (const auto& c : cells) {
+        const HeadStreams streams = FusionHeadStreams(c.config.model.head);
+        const std::string encoders =
+            (streams.acoustic ? c.config.model.acoustic.encoder.type : std::string()) +
+            (streams.acoustic && streams.semantic ? " + " : "") +
+            (streams.semantic ? c.config.model.semantic.type : std::string());
+        std::printf("  %-32s seed %-6llu %-26s %s\n", c.run_name.c_str(), static_cast<unsigned long long>(c.seed),
+                    encoders.c_str(), CellFinished(c) ? "finished" : c.run_dir.c_str());
+      }
+    }
     const auto problems = CheckSuiteInputs(suite, cells);
     if (!problems.empty()) {
       std::string msg = "suite '" + suite.name + "' cannot run; " + std::to_string(problems.size()) +
@@ -64,10 +77,7 @@ RunFn Setup(CLI::App& app) {
       throw ConfigError(msg);
     }
     if (*check_only) {
-      for (const auto& c : cells) {
-        std::printf("  %-40s seed %-6llu %s\n", c.run_name.c_str(), static_cast<unsigned long long>(c.seed),
-                    CellFinished(c) ? "finished" : c.run_dir.c_str());
-      }
+      std::printf("suite %s: every input is there\n", suite.name.c_str());
       return;
     }
     SuiteRunOptions options;
@@ -87,7 +97,8 @@ RunFn Setup(CLI::App& app) {
     if (summary.finished_before + summary.trained == 0) return;
     RenderOptions render;
     render.runs = dir;
-    render.print = {"conflict", "main"};
+    render.print = {"conflict", "main", "comparisons"};
+    for (const auto& pair : suite.comparisons) render.comparisons.push_back({pair[0], pair[1]});
     render.plots = !*no_plots;
     RenderTables(render);
     std::printf("runs: %s (one folder a model and seed: config.yaml, metrics.jsonl, checkpoints/, eval/)\n",

@@ -11,6 +11,7 @@
 #include "fas/core/error.h"
 #include "fas/eval/plots.h"
 #include "fas/eval/tables.h"
+#include "fas/suite/suite.h"
 #include "render_tables.h"
 
 namespace fs = std::filesystem;
@@ -33,6 +34,8 @@ RunFn Setup(CLI::App& app) {
   auto formats = std::make_shared<std::string>("md,tex,csv");
   auto print = std::make_shared<std::string>();
   auto no_plots = std::make_shared<bool>(false);
+  auto suite = std::make_shared<std::string>();
+  auto compare = std::make_shared<std::vector<std::string>>();
   app.add_option("--runs", o->runs, "folder holding run directories (searched at any depth for results.json)")
       ->required();
   app.add_option("--format", *formats, fmt::format("comma-separated: {}", fmt::join(TableFormatNames(), ", ")))
@@ -43,7 +46,19 @@ RunFn Setup(CLI::App& app) {
       "--print", *print,
       fmt::format("tables to print, comma-separated ({}; default: all)", fmt::join(PaperTableKinds().names(), ", ")));
   app.add_flag("--no-plots", *no_plots, "do not draw the PNG plots");
-  return [o, formats, print, no_plots] {
+  app.add_option("--suite", *suite, "suite file whose `comparisons:` the comparisons table tests");
+  app.add_option("--compare", *compare,
+                 "A,B: test model A against B (repeatable; wins over --suite; default: every model against fas)");
+  return [o, formats, print, no_plots, suite, compare] {
+    if (!suite->empty()) {
+      for (const auto& pair : LoadSuite(*suite).comparisons) o->comparisons.push_back({pair[0], pair[1]});
+    }
+    if (!compare->empty()) o->comparisons.clear();
+    for (const auto& pair : *compare) {
+      const auto names = SplitList(pair);
+      if (names.size() != 2) throw ConfigError("--compare '" + pair + "': give two model names, A,B");
+      o->comparisons.push_back({names[0], names[1]});
+    }
     o->formats = SplitList(*formats);
     o->print = SplitList(*print);
     o->plots = !*no_plots;
@@ -69,7 +84,9 @@ int RenderTables(const RenderOptions& options) {
   } else {
     numbers = PublishedNumbers::Load(published);
   }
-  const auto tables = BuildTables(PaperTableKinds(), results, numbers);
+  TableOptions table_options;
+  table_options.comparisons = options.comparisons;
+  const auto tables = BuildTables(PaperTableKinds(), results, numbers, table_options);
   const std::string out = options.out.empty() ? (fs::path(options.runs) / "tables").string() : options.out;
   const auto files = WriteTables(tables, out, options.formats);
   for (const auto& name : options.print) {

@@ -49,4 +49,25 @@ void SetRequiresGrad(torch::nn::Module& module, bool requires_grad) {
   for (auto& p : module.parameters(true)) p.set_requires_grad(requires_grad);
 }
 
+torch::Tensor SampleLengths(const std::string& who, const torch::Tensor& waveform, const torch::Tensor& lengths,
+                            int64_t receptive_field) {
+  if (waveform.dim() != 2) {
+    throw DataError(who + ": waveform must be [batch, samples], got " + std::to_string(waveform.dim()) + " dims");
+  }
+  const int64_t b = waveform.size(0), t = waveform.size(1);
+  const auto long_on_device = torch::dtype(torch::kLong).device(waveform.device());
+  torch::Tensor n = lengths.defined() ? lengths.to(long_on_device) : torch::full({b}, t, long_on_device);
+  if (n.dim() != 1 || n.size(0) != b) throw DataError(who + ": lengths must be [" + std::to_string(b) + "]");
+  const int64_t min_len = n.min().item<int64_t>(), max_len = n.max().item<int64_t>();
+  if (max_len > t) {
+    throw DataError(who + ": a length (" + std::to_string(max_len) + ") exceeds the " + std::to_string(t) +
+                    " samples given");
+  }
+  if (min_len < receptive_field) {
+    throw DataError(who + ": an input of " + std::to_string(min_len) + " samples is shorter than the " +
+                    std::to_string(receptive_field) + "-sample receptive field of the front end");
+  }
+  return n;
+}
+
 }  // namespace fas

@@ -453,25 +453,8 @@ torch::Tensor AcousticEncoderImpl::SpecAugment(const torch::Tensor& hidden, cons
 }
 
 EncoderOutput AcousticEncoderImpl::forward(const torch::Tensor& waveform, const torch::Tensor& lengths) {
-  if (waveform.dim() != 2) {
-    throw DataError("acoustic encoder: waveform must be [batch, samples], got " + std::to_string(waveform.dim()) +
-                    " dims");
-  }
-  const int64_t b = waveform.size(0), t = waveform.size(1);
-  torch::Tensor sample_lengths =
-      lengths.defined() ? lengths.to(torch::kLong).to(waveform.device()) : torch::full({b}, t, torch::kLong);
-  if (sample_lengths.dim() != 1 || sample_lengths.size(0) != b) {
-    throw DataError("acoustic encoder: lengths must be [" + std::to_string(b) + "]");
-  }
-  const int64_t min_len = sample_lengths.min().item<int64_t>(), max_len = sample_lengths.max().item<int64_t>();
-  if (max_len > t) {
-    throw DataError("acoustic encoder: a length (" + std::to_string(max_len) + ") exceeds the " + std::to_string(t) +
-                    " samples given");
-  }
-  if (min_len < config_.ReceptiveField()) {
-    throw DataError("acoustic encoder: an input of " + std::to_string(min_len) + " samples is shorter than the " +
-                    std::to_string(config_.ReceptiveField()) + "-sample receptive field of the front end");
-  }
+  const torch::Tensor sample_lengths = SampleLengths("acoustic encoder", waveform, lengths, config_.ReceptiveField());
+  const int64_t t = waveform.size(1), min_len = sample_lengths.min().item<int64_t>();
   torch::Tensor features;
   {
     // A frozen front end needs no autograd graph (HuggingFace's freeze_feature_encoder does the same).

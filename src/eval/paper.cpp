@@ -59,6 +59,10 @@ std::optional<double> PublishedNumbers::ZeroShot(const std::string& model, const
   return AsNumber(At({"zero_shot", Lower(model), column}));
 }
 
+std::optional<double> PublishedNumbers::Average(const std::string& model, const std::string& which) const {
+  return AsNumber(At({"averages", Lower(model), which}));
+}
+
 std::optional<double> PublishedNumbers::AblationCaseAcc(const std::string& model) const {
   return AsNumber(At({"ablation", Lower(model), "case_acc"}));
 }

@@ -1,6 +1,7 @@
 #include "fas/eval/table_registry.h"
 
 #include <algorithm>
+#include <set>
 
 #include "fas/core/error.h"
 #include "fas/eval/table_stats.h"
@@ -58,17 +59,29 @@ std::vector<std::string> TableRegistry::names() const {
 }
 
 std::vector<Table> BuildTables(const TableRegistry& registry, const std::vector<RunResult>& results,
-                               const PublishedNumbers& published) {
+                               const PublishedNumbers& published, const TableOptions& options) {
   std::vector<const RunResult*> all, models;
+  std::set<std::string> names;
   for (const auto& r : results) {
     all.push_back(&r);
-    if (!IsSweepCell(r.model)) models.push_back(&r);
+    if (!IsSweepCell(r.model)) {
+      models.push_back(&r);
+      names.insert(r.model);
+    }
+  }
+  TableInputs inputs{published, {}, "", options.comparison};
+  std::vector<std::string> ordered(names.begin(), names.end());
+  SortModels(ordered);
+  const auto pairs = options.comparisons.empty() ? DefaultComparisons(ordered) : options.comparisons;
+  if (!pairs.empty()) {
+    inputs.reference = pairs.front().a;
+    inputs.comparisons = CompareModels(models, pairs, options.comparison);
   }
   std::vector<Table> tables;
   for (const auto& kind : registry.kinds()) {
     const auto& runs = kind.runs == TableKind::Runs::kAll ? all : models;
     if (runs.empty()) continue;
-    if (auto t = kind.build(runs, published)) tables.push_back(std::move(*t));
+    if (auto t = kind.build(runs, inputs)) tables.push_back(std::move(*t));
   }
   for (auto& t : tables) {
     MarkBest(t);

@@ -2,6 +2,7 @@
 
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -28,14 +29,15 @@ std::string Params(double n) {
   return buf;
 }
 
-// The text of a cell without emphasis; `pm` is how ± is written.
-std::string CellText(const TableCell& c, const TableColumn& col, const std::string& pm) {
+// The text of a cell without emphasis or mark; `pm` is how ± is written.
+std::string CellValue(const TableCell& c, const TableColumn& col, const std::string& pm) {
   switch (c.kind) {
     case TableCell::Kind::kEmpty:
       return "–";
     case TableCell::Kind::kText:
       return c.text;
     case TableCell::Kind::kNumber:
+      if (col.kind == TableColumn::Kind::kPValue) return FormatPValue(c.number);
       return (col.kind == TableColumn::Kind::kParams ? Params(c.number) : FormatPercent(c.number)) +
              (c.unsure ? "?" : "");
     case TableCell::Kind::kStats:
@@ -43,6 +45,10 @@ std::string CellText(const TableCell& c, const TableColumn& col, const std::stri
                             : FormatPercent(c.stats.mean);
   }
   return "";
+}
+
+std::string CellText(const TableCell& c, const TableColumn& col, const std::string& pm) {
+  return CellValue(c, col, pm) + c.mark;
 }
 
 std::string LatexEscape(const std::string& s) {
@@ -55,17 +61,18 @@ std::string LatexEscape(const std::string& s) {
     }
     out += c;
   }
-  // UTF-8 en dash and ± have LaTeX spellings that work without inputenc tricks.
+  // UTF-8 symbols have LaTeX spellings that work without inputenc tricks.
+  static const std::vector<std::pair<std::string, std::string>> kSymbols = {
+      {"–", "--"}, {"±", "$\\pm$"}, {"†", "$^\\dagger$"}, {"Δ", "$\\Delta$"}};
   std::string fixed;
-  for (size_t i = 0; i < out.size(); ++i) {
-    if (out.compare(i, 3, "–") == 0) {
-      fixed += "--";
-      i += 2;
-    } else if (out.compare(i, 2, "±") == 0) {
-      fixed += "$\\pm$";
-      i += 1;
+  for (size_t i = 0; i < out.size();) {
+    const auto symbol = std::find_if(kSymbols.begin(), kSymbols.end(),
+                                     [&](const auto& s) { return out.compare(i, s.first.size(), s.first) == 0; });
+    if (symbol == kSymbols.end()) {
+      fixed += out[i++];
     } else {
-      fixed += out[i];
+      fixed += symbol->second;
+      i += symbol->first.size();
     }
   }
   return fixed;
@@ -140,19 +147,24 @@ std::string RenderLatex(const Table& table) {
 }
 
 std::string RenderCsv(const Table& table) {
-  std::string out = "table,row,column,kind,mean,std,n,best\n";
+  std::string out = "table,row,column,kind,mean,std,n,best,mark\n";
   for (const auto& row : table.rows) {
     const std::string label = row.empty() ? "" : CellText(row[0], table.columns[0], "");
     for (size_t c = 1; c < row.size(); ++c) {
       const TableCell& cell = row[c];
       const TableColumn& col = table.columns[c];
-      if (cell.kind == TableCell::Kind::kEmpty || cell.kind == TableCell::Kind::kText) continue;
-      const char* kind = col.kind == TableColumn::Kind::kPaper    ? "paper"
-                         : col.kind == TableColumn::Kind::kParams ? "params"
-                                                                  : "ours";
+      if (cell.kind == TableCell::Kind::kEmpty || col.kind == TableColumn::Kind::kLabel) continue;
+      const char* kind = cell.kind == TableCell::Kind::kText         ? "text"
+                         : col.kind == TableColumn::Kind::kPaper     ? "paper"
+                         : col.kind == TableColumn::Kind::kParams    ? "params"
+                         : col.kind == TableColumn::Kind::kStatistic ? "statistic"
+                         : col.kind == TableColumn::Kind::kPValue    ? "p"
+                                                                     : "ours";
       std::ostringstream line;
       line << table.name << "," << CsvField(label) << "," << CsvField(col.header) << "," << kind << ",";
-      if (cell.kind == TableCell::Kind::kStats) {
+      if (cell.kind == TableCell::Kind::kText) {
+        line << CsvField(cell.text) << ",,";
+      } else if (cell.kind == TableCell::Kind::kStats) {
         line << FormatPercent(cell.stats.mean) << "," << (cell.stats.n >= 2 ? FormatPercent(cell.stats.std) : "") << ","
              << cell.stats.n;
       } else {
@@ -160,7 +172,7 @@ std::string RenderCsv(const Table& table) {
         std::snprintf(buf, sizeof(buf), "%.10g", cell.number);
         line << buf << ",,";
       }
-      line << "," << (cell.best ? "1" : "0") << "\n";
+      line << "," << (cell.best ? "1" : "0") << "," << CsvField(cell.mark) << "\n";
       out += line.str();
     }
   }

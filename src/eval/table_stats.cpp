@@ -27,6 +27,18 @@ std::string FormatPercent(double v) {
   return buf;
 }
 
+std::string FormatDelta(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%+.2f", v);
+  return buf;
+}
+
+std::string FormatPValue(double p) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), p >= 0.001 ? "%.3f" : "%.1e", p);
+  return buf;
+}
+
 std::vector<double> RunAverages(const std::vector<const RunResult*>& runs, const std::vector<std::string>& datasets) {
   std::map<std::string, std::vector<double>> by_run;
   for (const auto* r : runs) {

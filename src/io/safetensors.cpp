@@ -151,6 +151,27 @@ SafeTensorInfo ParseEntry(const std::string& name, const json& e, const SafeTens
   return info;
 }
 
+// Writes every byte to `fd`, syncs and closes it; returns why it failed ("" when it did not).
+std::string WriteAllAndSync(int fd, const std::string& bytes) {
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const std::string why = std::strerror(errno);
+      ::close(fd);
+      return why;
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    const std::string why = std::strerror(errno);
+    ::close(fd);
+    return why;
+  }
+  return ::close(fd) == 0 ? "" : std::strerror(errno);
+}
+
 }  // namespace
 
 const char* SafeDTypeName(SafeDType dtype) { return Row(dtype).name; }
@@ -295,11 +316,27 @@ torch::Tensor SafeTensorsFile::Get(const std::string& name, torch::ScalarType dt
   return t.scalar_type() == dtype ? t : t.to(dtype);
 }
 
+torch::Tensor SafeTensorsFile::View(const std::string& name) const {
+  const SafeTensorInfo* info = Find(name);
+  if (info == nullptr) throw IoError(path_ + ": no tensor named '" + name + "'");
+  if (info->dtype == SafeDType::kBool) return Get(name);  // bytes other than 0/1 need the checked copy
+  void* src = const_cast<uint8_t*>(data_ + info->begin);
+  return torch::from_blob(src, info->shape, torch::TensorOptions().dtype(ToScalarType(info->dtype)));
+}
+
 NamedTensors ReadSafeTensors(const std::string& path) {
   SafeTensorsFile f(path);
   NamedTensors out;
   for (const auto& t : f.tensors()) out.emplace_back(t.name, f.Get(t.name));
   return out;
+}
+
+void AppendFileSynced(const std::string& path, const std::string& bytes) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) throw IoError(path + ": cannot open (" + std::strerror(errno) + ")");
+  if (const std::string why = WriteAllAndSync(fd, bytes); !why.empty()) {
+    throw IoError(path + ": write failed (" + why + ")");
+  }
 }
 
 void WriteFileAtomic(const std::string& path, const std::string& bytes) {
@@ -309,20 +346,7 @@ void WriteFileAtomic(const std::string& path, const std::string& bytes) {
   const std::string tmp = (dir / ("." + target.filename().string() + ".tmp." + std::to_string(::getpid()))).string();
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw IoError(path + ": cannot create (" + std::strerror(errno) + ")");
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const std::string why = std::strerror(errno);
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      throw IoError(path + ": write failed (" + why + ")");
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    const std::string why = std::strerror(errno);
+  if (const std::string why = WriteAllAndSync(fd, bytes); !why.empty()) {
     ::unlink(tmp.c_str());
     throw IoError(path + ": write failed (" + why + ")");
   }

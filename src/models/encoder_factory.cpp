@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "fas/core/error.h"
+#include "fas/encoders/emotion2vec.h"
 
 namespace fas::models {
 namespace {
@@ -24,6 +25,27 @@ EncoderFamily Wav2Vec2Family() {
             // A weighted sum over hidden states needs every layer every time (LayerDrop would skip some at random).
             if (request.acoustic->layers.size() > 1) encoder->DisableLayerDrop();
             return encoder.ptr();
+          }};
+}
+
+EncoderFamily MingTokAudioFamily() {
+  return {{"mingtok_audio"},
+          Pathway::kAcoustic,
+          "MingTokAudioConfig (model.acoustic.mingtok_audio)",
+          [](const EncoderRequest& request) -> std::shared_ptr<EncoderModule> {
+            return CreateMingTokAudioEncoder(request.acoustic->mingtok_audio).ptr();
+          }};
+}
+
+// emotion2vec binds the acoustic encoder's config: hf_config is the config.json `fas convert emotion2vec` wrote,
+// weights its model.safetensors; freeze applies, the architecture fields do not.
+EncoderFamily Emotion2VecFamily() {
+  return {{"emotion2vec"},
+          Pathway::kAcoustic,
+          "AcousticEncoderConfig (model.acoustic.encoder: hf_config, weights, freeze)",
+          [](const EncoderRequest& request) -> std::shared_ptr<EncoderModule> {
+            const AcousticEncoderConfig& c = request.acoustic->encoder;
+            return CreateEmotion2VecEncoder(c.hf_config, c.weights, c.freeze).ptr();
           }};
 }
 
@@ -55,6 +77,8 @@ const EncoderRegistry& EncoderRegistry::Builtin() {
   static const EncoderRegistry registry = [] {
     EncoderRegistry r;
     r.Register(Wav2Vec2Family());
+    r.Register(MingTokAudioFamily());
+    r.Register(Emotion2VecFamily());
     r.Register(TextFamily());
     r.Register(WhisperFamily());
     return r;
@@ -91,10 +115,11 @@ std::vector<std::string> EncoderRegistry::Names(Pathway pathway) const {
 }
 
 std::shared_ptr<EncoderModule> MakeAcousticEncoder(const AcousticPathwayConfig& config) {
-  // With hf_config the file's model_type is the type (ResolveAcousticConfig replaces the configured one).
-  const std::string type =
-      config.encoder.hf_config.empty() ? config.encoder.type : ReadHfAcousticConfig(config.encoder.hf_config).type;
-  const auto& family = EncoderRegistry::Builtin().Find(Pathway::kAcoustic, type, "model.acoustic.encoder.type");
+  // The configured type picks the family. A wav2vec2-family hf_config may name another member (its model_type
+  // replaces the type in ResolveAcousticConfig), which is the same family; another family keeps its own type
+  // whatever encoder.hf_config an overlay left.
+  const auto& family =
+      EncoderRegistry::Builtin().Find(Pathway::kAcoustic, config.encoder.type, "model.acoustic.encoder.type");
   return family.make({&config, nullptr, 0});
 }
 
@@ -109,6 +134,8 @@ bool FrozenForTheRun(EncoderModule& encoder) {
   }
   if (auto* t = dynamic_cast<TextEncoderImpl*>(&encoder)) return t->config().freeze;
   if (auto* w = dynamic_cast<WhisperEncoderImpl*>(&encoder)) return w->config().freeze;
+  if (auto* m = dynamic_cast<MingTokAudioEncoderImpl*>(&encoder)) return m->config().freeze;
+  if (auto* e = dynamic_cast<Emotion2VecEncoderImpl*>(&encoder)) return e->freeze() == "all";
   return false;
 }
 

@@ -239,18 +239,24 @@ SerOutput SerModelImpl::Forward(const SerInput& input) {
                                       &SerModelImpl::EncodeAcoustic);
     f.acoustic = Combine(s.states, acoustic_layers_);
     f.acoustic_mask = s.mask;
+    f.acoustic_patched = input.acoustic_features.defined() && input.acoustic_patched;
   }
   if (semantic_encoder_) {
     const StreamFeatures s = features(input.semantic_features, input.semantic_mask, semantic_frozen(),
                                       &SerModelImpl::EncodeSemantic);
     f.semantic = Combine(s.states, semantic_layers_);
     f.semantic_mask = s.mask;
+    f.semantic_patched = input.semantic_features.defined() && input.semantic_patched;
   }
   if (input.keep_acoustic.defined() && f.acoustic.defined()) {
     f.acoustic = f.acoustic * input.keep_acoustic.to(f.acoustic.scalar_type()).view({-1, 1, 1});
   }
   if (input.keep_semantic.defined() && f.semantic.defined()) {
     f.semantic = f.semantic * input.keep_semantic.to(f.semantic.scalar_type()).view({-1, 1, 1});
+  }
+  if ((f.acoustic_patched || f.semantic_patched) && !head_->reads_patches()) {
+    throw DataError("head '" + config_.head + "' reads frames, but the cached features are patch means; extract "
+                    "them again for this head (the store keeps frames for it)");
   }
   FusionOutput o = head_->Forward(f);
   return {o.logits, o.attention, o.token_stream, o.acoustic_share};

@@ -12,6 +12,7 @@
 #include "fas/core/error.h"
 #include "fas/core/process.h"
 #include "fas/engine/train_config.h"
+#include "fas/fusion/fusion.h"
 #include "fas/tasks/ser/ser_task.h"
 
 namespace fs = std::filesystem;
@@ -136,6 +137,27 @@ void FilesOf(const ConfigNode& node, const std::string& path, std::vector<std::p
   if (is_file) out.emplace_back(path, node.scalar);
 }
 
+// Whether a file the resolved config names is read when the cell trains: a pathway its head does not read is never
+// built, and within a pathway only the section of the encoder in use counts (MingTok-Audio's own section replaces
+// model.acoustic.encoder's files; Whisper's section and the text encoder's exclude each other).
+bool ReadByTheModel(const ExperimentConfig& cfg, const std::string& key) {
+  auto under = [&](const std::string& prefix) { return key.rfind(prefix, 0) == 0; };
+  const HeadStreams streams = FusionHeadStreams(cfg.model.head);
+  if (under("model.acoustic.")) {
+    const bool own_section = cfg.model.acoustic.encoder.type == "mingtok_audio";
+    if (!streams.acoustic) return false;
+    if (under("model.acoustic.mingtok_audio.")) return own_section;
+    if (under("model.acoustic.encoder.")) return !own_section;
+  }
+  if (under("model.semantic.")) {
+    const bool whisper = cfg.model.semantic.type == "whisper";
+    if (!streams.semantic) return false;
+    if (under("model.semantic.whisper.")) return whisper;
+    if (under("model.semantic.text.") || under("model.semantic.tokenizer.")) return !whisper;
+  }
+  return true;
+}
+
 // The manifest's audio files that do not exist (relative paths are relative to the manifest's folder).
 std::vector<std::string> MissingAudio(const std::string& manifest, size_t& total) {
   std::vector<std::string> missing;
@@ -206,6 +228,16 @@ void SuiteConfig::Validate() const {
     if (s.grid.empty()) throw ConfigError(where + " (" + s.name + ") has an empty grid");
     for (const auto& [k, v] : s.grid) {
       if (v.empty()) throw ConfigError(where + ".grid." + k + " lists no values");
+    }
+  }
+  for (size_t i = 0; i < comparisons.size(); ++i) {
+    const auto& pair = comparisons[i];
+    const std::string where = "comparisons[" + std::to_string(i) + "]";
+    if (pair.size() != 2 || pair[0] == pair[1]) {
+      throw ConfigError(where + " must name two different models, [A, B]");
+    }
+    for (const auto& m : pair) {
+      if (!names.count(m)) throw ConfigError(where + ": " + Quote(m) + " is not one of the suite's models");
     }
   }
 }
@@ -321,7 +353,7 @@ std::vector<std::string> CheckSuiteInputs(const SuiteConfig& suite, const std::v
     ExperimentConfig printed = cfg;
     FilesOf(ParseYaml(ConfigToString(printed), "resolved config"), "", files);
     for (const auto& [key, file] : files) {
-      if (Exists(file)) continue;
+      if (Exists(file) || !ReadByTheModel(cfg, key)) continue;
       auto& [models, configs] = missing_files[{key, file}];
       if (std::find(models.begin(), models.end(), c.model) == models.end()) models.push_back(c.model);
       for (const auto& f : c.config_files) {

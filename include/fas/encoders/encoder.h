@@ -57,4 +57,10 @@ std::vector<torch::Tensor> SelectLayers(const std::vector<torch::Tensor>& hidden
 // requires_grad on every parameter of `module`.
 void SetRequiresGrad(torch::nn::Module& module, bool requires_grad);
 
+// The valid samples of each row of a [B, T] waveform batch: `lengths` as [B] int64 on the waveform's device, or T
+// for every row when undefined. Throws DataError starting with `who` on a bad shape, a length past T, or an input
+// shorter than the front end's `receptive_field` samples.
+torch::Tensor SampleLengths(const std::string& who, const torch::Tensor& waveform, const torch::Tensor& lengths,
+                            int64_t receptive_field);
+
 }  // namespace fas

@@ -26,6 +26,9 @@ class PublishedNumbers {
   std::optional<double> Main(const std::string& model, const std::string& column, const std::string& metric) const;
   // FAS's zero-shot accuracy beyond CASE (emo-emilia, emovo, emodb).
   std::optional<double> ZeroShot(const std::string& model, const std::string& column) const;
+  // The paper's average ACC of a model: `in_domain` (MELD, RAVDESS, ESD) or `zero_shot` (CASE, Emo-Emilia, EMOVO,
+  // EmoDB).
+  std::optional<double> Average(const std::string& model, const std::string& which) const;
   // Fusion ablation: CASE accuracy and trainable parameters.
   std::optional<double> AblationCaseAcc(const std::string& model) const;
   std::optional<double> AblationParams(const std::string& model) const;

@@ -20,10 +20,13 @@ struct TableCell {
   std::string text;   // kText
   bool best = false;
   bool unsure = false;  // a published number the sources disagree on
+  std::string mark;     // printed after the value: a significance mark (*, †)
 };
 
 struct TableColumn {
-  enum class Kind { kLabel, kOurs, kPaper, kParams };
+  // kStatistic: a comparison's figure (a difference, a count), never marked best; kPValue: a number printed as a
+  // p-value.
+  enum class Kind { kLabel, kOurs, kPaper, kParams, kStatistic, kPValue };
   std::string header;
   Kind kind = Kind::kOurs;
   bool lower_is_better = false;  // semantic bias rate

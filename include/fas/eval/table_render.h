@@ -10,7 +10,8 @@ namespace fas {
 
 std::string RenderMarkdown(const Table& table);
 std::string RenderLatex(const Table& table);
-// Long form, one line a cell: table,row,column,kind,mean,std,n,best (kind: ours | paper | params).
+// Long form, one line a cell: table,row,column,kind,mean,std,n,best,mark (kind: ours | paper | params | statistic |
+// p | text; a text cell's text is in `mean`).
 std::string RenderCsv(const Table& table);
 
 struct TableFormat {

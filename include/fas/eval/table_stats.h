@@ -17,6 +17,10 @@ SeedStats Aggregate(const std::vector<double>& fractions);
 
 // A percentage as the tables print it: two decimals.
 std::string FormatPercent(double v);
+// A difference in points with its sign: +1.25, -0.40.
+std::string FormatDelta(double v);
+// A p-value: three decimals, or two significant digits in scientific notation below 0.001 (4.2e-05).
+std::string FormatPValue(double p);
 
 // The value of `key` most runs share (ties: the smallest), so that a sweep over one setting holds the others at
 // what the suite's model uses.

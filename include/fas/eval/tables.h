@@ -5,11 +5,14 @@
 //   table.h           the table itself: columns, rows, cells
 //   table_stats.h     mean ± std over seeds, modal settings, run averages, the best cells
 //   paper.h           the paper's corpora, row order and published numbers
+//   paired_stats.h    McNemar's exact test, Holm's correction, the paired bootstrap
+//   comparisons.h     the models tested against each other from their predictions
 //   table_registry.h  table kinds by name, building them (the paper's five: paper_tables.cpp)
 //   table_render.h    Markdown, LaTeX, CSV and the files
 //   plots.h           the PNG plots
 #pragma once
 
+#include "fas/eval/comparisons.h"
 #include "fas/eval/paper.h"
 #include "fas/eval/run_results.h"
 #include "fas/eval/table.h"

@@ -54,6 +54,9 @@ struct FusionInput {
   torch::Tensor acoustic_mask;  // [B, Ta]
   torch::Tensor semantic;       // [B, Ts, Ds]
   torch::Tensor semantic_mask;  // [B, Ts]
+  // The stream is already its patch means (a feature store pooled it with the head's window): not pooled again.
+  bool acoustic_patched = false;
+  bool semantic_patched = false;
 };
 
 struct FusionOutput {
@@ -93,6 +96,9 @@ class FusionHeadImpl : public torch::nn::Module {
   // Which pathways the head reads: a model skips encoding the other one.
   virtual bool uses_acoustic() const { return true; }
   virtual bool uses_semantic() const { return true; }
+  // Whether the head reads each stream only through Patchify with its config's windows (patch_aco, patch_sem):
+  // then a store may keep the patch means instead of the frames, and the logits are the same.
+  virtual bool reads_patches() const { return false; }
 };
 
 // Which pathways a named head reads (throws ConfigError on an unknown name, listing the known ones).

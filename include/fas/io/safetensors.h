@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -65,6 +66,11 @@ class SafeTensorsFile {
   // Throws IoError if `name` is not in the file.
   torch::Tensor Get(const std::string& name) const;
   torch::Tensor Get(const std::string& name, torch::ScalarType dtype) const;
+  // A tensor over the mapping itself, in the stored dtype, without a copy: valid only while this object lives
+  // (readers that convert the data anyway, such as a feature store filling a batch, save the copy).
+  torch::Tensor View(const std::string& name) const;
+  // The whole mapped file (for checksums).
+  std::string_view bytes() const { return {reinterpret_cast<const char*>(map_), map_size_}; }
 
  private:
   std::string path_;
@@ -88,5 +94,9 @@ void WriteSafeTensors(const std::string& path, const NamedTensors& tensors,
 
 // Writes `bytes` to `path` through a temporary file, fsync and rename (shared by every writer of whole files).
 void WriteFileAtomic(const std::string& path, const std::string& bytes);
+
+// Appends `bytes` to `path` (created when absent) and syncs it: an append-only log keeps every complete record
+// through a crash.
+void AppendFileSynced(const std::string& path, const std::string& bytes);
 
 }  // namespace fas

@@ -12,6 +12,7 @@
 
 #include "fas/data/labels.h"
 #include "fas/encoders/encoder.h"
+#include "fas/encoders/mingtok_audio.h"
 #include "fas/encoders/text_encoder.h"
 #include "fas/encoders/wav2vec2.h"
 #include "fas/encoders/whisper.h"
@@ -27,6 +28,7 @@ struct AcousticPathwayConfig {
   // One entry = that layer as it is.
   std::vector<int> layers = {-1};
   AcousticEncoderConfig encoder;
+  MingTokAudioConfig mingtok_audio;  // encoder.type mingtok_audio: the paper's acoustic encoder
   // Two-stage training: a run directory (or a model.safetensors) of an SER model whose trained acoustic encoder
   // starts this one (its `acoustic_encoder.*` tensors, after any `encoder.weights`). With `encoder.freeze: all`
   // this is the paper's set-up (fusion over frozen, cached encoder features) with encoders trained here.
@@ -36,6 +38,7 @@ struct AcousticPathwayConfig {
   void Visit(V& v) {
     v("layers", layers, "hidden states to combine (weighted sum); 0 = embeddings, -1 = last");
     v("encoder", encoder);
+    v("mingtok_audio", mingtok_audio, "MingTok-Audio's encoder, read when encoder.type is mingtok_audio");
     v("init_from", init_from, "run directory (or model.safetensors) whose acoustic encoder initialises this one");
   }
 };
@@ -106,6 +109,9 @@ struct SerInput {
   torch::Tensor acoustic_mask;      // [B, T']
   torch::Tensor semantic_features;  // [B, S, L, D] or [B, L, D]
   torch::Tensor semantic_mask;      // [B, L]
+  // The cached features are already the head's patch means (a feature store kept those instead of frames).
+  bool acoustic_patched = false;
+  bool semantic_patched = false;
   // Modality dropout in training: per example 1 keeps a pathway's features, 0 zeroes them ([B] float; undefined
   // keeps every example's).
   torch::Tensor keep_acoustic, keep_semantic;

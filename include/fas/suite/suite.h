@@ -11,6 +11,7 @@
 //     - {name: fas, config: [configs/models/fas.yaml], set: []}
 //   sweeps:
 //     - {name: token_budget, model: fas, grid: {model.fusion.k_aco: [4, 8, 16], model.fusion.k_sem: [8, 16, 32]}}
+//   comparisons: [[fas, concat], [fas, acoustic_only]]   # the tables' paired tests, A against B
 //
 // Layout under the runs folder: MODEL/seedK for a model, MODEL/CELL/seedK for a sweep cell (CELL such as
 // k_aco4-k_sem16). A sweep run is named MODEL@CELL (how the tables tell it from the model's own runs); a cell
@@ -81,6 +82,7 @@ struct SuiteConfig {
   std::vector<std::string> set;
   std::vector<SuiteModel> models;
   std::vector<SuiteSweep> sweeps;
+  std::vector<std::vector<std::string>> comparisons;  // [A, B] pairs of models[].name
 
   template <class V>
   void Visit(V& v) {
@@ -92,6 +94,8 @@ struct SuiteConfig {
     v("set", set, "key=value overrides applied to every run");
     v("models", models);
     v("sweeps", sweeps);
+    v("comparisons", comparisons,
+      "[A, B] pairs of models the tables test against each other (default: every model against fas)");
   }
   void Validate() const;  // throws ConfigError naming the bad field
 };

@@ -18,9 +18,9 @@ class FasHead : public HeadBase {
 
   FusionOutput Forward(const FusionInput& in) override {
     const TokenSelection sa =
-        SelectProjected(in.acoustic, in.acoustic_mask, config_.patch_aco, acoustic_proj_, config_.k_aco);
+        SelectProjected(in.acoustic, in.acoustic_mask, AcousticPatch(in), acoustic_proj_, config_.k_aco);
     const TokenSelection ss =
-        SelectProjected(in.semantic, in.semantic_mask, config_.patch_sem, semantic_proj_, config_.k_sem);
+        SelectProjected(in.semantic, in.semantic_mask, SemanticPatch(in), semantic_proj_, config_.k_sem);
     const torch::Tensor tokens = torch::cat({sa.tokens, ss.tokens}, 1);
     const torch::Tensor mask = torch::cat({sa.mask, ss.mask}, 1);
     const torch::Tensor stream = torch::cat({StreamIds(sa.mask, 0), StreamIds(ss.mask, 1)}, 1);

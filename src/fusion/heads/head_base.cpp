@@ -19,12 +19,12 @@ HeadBase::HeadBase(const HeadRequest& r)
 }
 
 Stream HeadBase::Acoustic(const FusionInput& in) {
-  auto [x, m] = Patchify(in.acoustic, in.acoustic_mask, config_.patch_aco);
+  auto [x, m] = Patchify(in.acoustic, in.acoustic_mask, AcousticPatch(in));
   return {acoustic_proj_(x), m};
 }
 
 Stream HeadBase::Semantic(const FusionInput& in) {
-  auto [x, m] = Patchify(in.semantic, in.semantic_mask, config_.patch_sem);
+  auto [x, m] = Patchify(in.semantic, in.semantic_mask, SemanticPatch(in));
   return {semantic_proj_(x), m};
 }
 

@@ -40,10 +40,14 @@ class HeadBase : public FusionHeadImpl {
   const std::string& name() const override { return name_; }
   bool uses_acoustic() const override { return acoustic_; }
   bool uses_semantic() const override { return semantic_; }
+  bool reads_patches() const override { return true; }
 
  protected:
   Stream Acoustic(const FusionInput& in);
   Stream Semantic(const FusionInput& in);
+  // The pooling window still to apply to a stream (1 when the input is already its patch means).
+  int64_t AcousticPatch(const FusionInput& in) const { return in.acoustic_patched ? 1 : config_.patch_aco; }
+  int64_t SemanticPatch(const FusionInput& in) const { return in.semantic_patched ? 1 : config_.patch_sem; }
   // [B, P] int64: `id` where the mask is true, -1 elsewhere (FusionOutput::token_stream).
   static torch::Tensor StreamIds(const torch::Tensor& mask, int64_t id);
   // attention [B, Nq, N]: mass on acoustic tokens, averaged over queries.

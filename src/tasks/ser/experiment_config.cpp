@@ -19,6 +19,13 @@ std::string DataConfig::Resolve(const std::string& manifest) const {
 
 std::string DataConfig::ResolvedCacheDir() const { return cache_dir.empty() ? DefaultFeatureCacheDir() : cache_dir; }
 
+FeatureStoreOptions DataConfig::StoreOptions() const {
+  FeatureStoreOptions o;
+  o.dtype = cache_dtype;
+  o.shard_bytes = std::max<int64_t>(1, static_cast<int64_t>(cache_shard_mb * (1 << 20)));
+  return o;
+}
+
 void ExperimentConfig::Validate() const {
   if (name.empty()) throw ConfigError("name must not be empty (it names the run directory)");
   if (task != "ser" && task != "asr") throw ConfigError("task '" + task + "' is unknown; use ser or asr");
@@ -40,6 +47,8 @@ void ExperimentConfig::Validate() const {
   if (data.train.empty()) throw ConfigError("data.train must name the training manifest");
   if (data.dev.empty()) throw ConfigError("data.dev must name the dev manifest (evaluation during training)");
   ValidateLabelField(data.label_field);
+  StoreDType(data.cache_dtype);
+  if (!(data.cache_shard_mb > 0)) throw ConfigError("data.cache_shard_mb must be > 0, got " + std::to_string(data.cache_shard_mb));
   try {
     data.loader.Validate();
   } catch (const ConfigError& e) {

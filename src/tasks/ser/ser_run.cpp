@@ -115,7 +115,7 @@ std::vector<nlohmann::ordered_json> PredictFiles(const std::string& run_dir, con
   return out;
 }
 
-int64_t ExtractFeatures(const ExperimentConfig& cfg) {
+int64_t ExtractFeatures(const ExperimentConfig& cfg, const std::string& rebuild_shard) {
   SeedEverything(cfg.seed);
   const LabelSet labels = LoadLabels(cfg.data);
   const std::optional<LabelMap> map = LoadMap(cfg.data.label_map);
@@ -124,18 +124,19 @@ int64_t ExtractFeatures(const ExperimentConfig& cfg) {
                       "tokenizer it was trained with");
   }
   SerModel model = BuildModel(cfg.model, labels);
-  FeatureCache cache(cfg.data.ResolvedCacheDir(), model, cfg.data.loader);
+  FeatureCache cache(cfg.data.ResolvedCacheDir(), model, cfg.data.loader, cfg.data.StoreOptions());
   if (!cache.enabled()) {
     throw ConfigError("fas extract: no pathway of this model is frozen, so there is nothing to cache");
   }
+  if (!rebuild_shard.empty()) cache.DropShard(rebuild_shard);
   std::vector<std::string> manifests = {cfg.data.train, cfg.data.dev};
   for (const auto& e : cfg.eval) manifests.push_back(e.manifest);
   int64_t computed = 0;
   for (const auto& m : manifests) {
     const SerDataset data(cfg.data.Resolve(m), labels, SerOptions(cfg, map));
     const CacheFillStats s = cache.Fill(data);
-    spdlog::info("{}: {} computed, {} reused, {} skipped, {:.1f} s", data.manifest_path(), s.computed, s.reused,
-                 s.skipped.size(), s.seconds);
+    spdlog::info("{}: {} computed, {} reused, {} skipped, {:.1f} s ({:.2f} h of audio encoded)",
+                 data.manifest_path(), s.computed, s.reused, s.skipped.size(), s.seconds, s.audio_seconds / 3600);
     computed += s.computed;
   }
   return computed;

@@ -214,7 +214,8 @@ class SerTask : public ConfiguredTask<ExperimentConfig> {
     model_ = BuildModel(cfg_.model, labels_);
     for (const auto& [part, n] : model_->ParameterReport()) spdlog::info("trainable parameters, {}: {}", part, n);
     if (cfg_.train.cache_features) {
-      cache_ = std::make_unique<FeatureCache>(cfg_.data.ResolvedCacheDir(), model_, cfg_.data.loader);
+      cache_ = std::make_unique<FeatureCache>(cfg_.data.ResolvedCacheDir(), model_, cfg_.data.loader,
+                                              cfg_.data.StoreOptions());
       if (!cache_->enabled()) cache_.reset();
     }
     // A cache holds whole, unaugmented utterances: training reads an audio pathway's features from it only when

@@ -16,9 +16,11 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "fas/io/feature_shards.h"
 #include "fas/io/safetensors.h"
 #include "support/test_support.h"
 
@@ -483,12 +485,8 @@ TEST(Faults, NanAudioIsRefusedNamingTheFile) {
   ExpectCleanError(RunFas(args), {nan_wav, "NaN sample"});
 }
 
-// (e) NaN in cached features (frozen acoustic encoder, so batches come from the feature cache): the non-finite
-// guard of docs/training.md — a step whose loss is NaN is skipped with a warning and the run completes; NaN in
-// every batch stops the run after train.max_nonfinite_steps steps in a row with an error that says where.
-TEST(Faults, NanInCachedFeaturesTriggersTheNonFiniteGuard) {
-  TempDir d;
-  // A quarter of the corpus keeps feature extraction short.
+// A quarter of the tiny corpus (32 training, 8 dev utterances) in `d`/corpus: keeps feature extraction short.
+std::string QuarterCorpus(const TempDir& d) {
   const std::string root = d / "corpus";
   fs::create_directories(root);
   fs::create_directory_symlink(fas::testing::TinyCorpus() + "/wavs", root + "/wavs");
@@ -498,6 +496,23 @@ TEST(Faults, NanInCachedFeaturesTriggersTheNonFiniteGuard) {
     for (size_t i = 0; i < n; ++i) text += lines.at(i).dump() + "\n";
     WriteFile(root + "/" + name, text);
   }
+  return root;
+}
+
+// The index.jsonl of the one feature store under `cache`.
+std::string StoreIndex(const std::string& cache) {
+  for (const auto& e : fs::recursive_directory_iterator(cache)) {
+    if (e.path().filename() == "index.jsonl") return e.path().string();
+  }
+  return "";
+}
+
+// (e) NaN in cached features (frozen acoustic encoder, so batches come from the feature cache): the non-finite
+// guard of docs/training.md — a step whose loss is NaN is skipped with a warning and the run completes; NaN in
+// every batch stops the run after train.max_nonfinite_steps steps in a row with an error that says where.
+TEST(Faults, NanInCachedFeaturesTriggersTheNonFiniteGuard) {
+  TempDir d;
+  const std::string root = QuarterCorpus(d);
   const std::string cache = d / "cache";
   const std::vector<std::string> common = {
       "--config", fas::testing::SourceDir() + "/configs/models/acoustic_only.yaml",
@@ -516,24 +531,32 @@ TEST(Faults, NanInCachedFeaturesTriggersTheNonFiniteGuard) {
   extract.insert(extract.end(), {"--set", "data.dev=train.jsonl", "--set", "eval=[]"});
   auto r = RunFas(extract);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  std::vector<std::string> entries;
-  for (const auto& e : fs::recursive_directory_iterator(cache)) {
-    if (e.is_regular_file() && e.path().extension() == ".safetensors") entries.push_back(e.path().string());
-  }
-  ASSERT_EQ(entries.size(), 32u);
-  std::sort(entries.begin(), entries.end());
-  // Overwrites a cache entry's data with NaN, keeping its header (shape) valid.
-  auto poison = [](const std::string& path) {
-    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
-    uint64_t header = 0;
-    f.read(reinterpret_cast<char*>(&header), 8);
-    const auto size = fs::file_size(path);
-    const float nan = std::numeric_limits<float>::quiet_NaN();
-    f.seekp(static_cast<std::streamoff>(8 + header));
-    for (uint64_t at = 8 + header; at + 4 <= size; at += 4) f.write(reinterpret_cast<const char*>(&nan), 4);
+  const std::string index = StoreIndex(cache);
+  ASSERT_FALSE(index.empty()) << Listing(cache);
+  // Overwrites the data of the first `n` entries (-1: all) with NaN, as an encoder that gave NaN would have
+  // stored them: the shard's checksum in the index is made to match.
+  auto poison = [&](int n) {
+    std::string lines;
+    for (auto record : JsonLines(index)) {
+      const std::string shard = fs::path(index).parent_path() / record.at("shard").get<std::string>();
+      {
+        std::fstream f(shard, std::ios::in | std::ios::out | std::ios::binary);
+        const float nan = std::numeric_limits<float>::quiet_NaN();
+        for (const auto& [key, e] : record.at("entries").items()) {
+          if (n-- == 0) break;
+          int64_t numel = 1;
+          for (const auto& dim : e.at("shape")) numel *= dim.get<int64_t>();
+          f.seekp(e.at("offset").get<std::streamoff>());
+          for (int64_t k = 0; k < numel; ++k) f.write(reinterpret_cast<const char*>(&nan), 4);
+        }
+      }
+      record["checksum"] = fas::Checksum64(ReadFile(shard));
+      lines += record.dump() + "\n";
+    }
+    WriteFile(index, lines);
   };
 
-  poison(entries[0]);
+  poison(1);
   auto train = common;
   train.insert(train.begin(), "train");
   train.insert(train.end(), {"--set", "train.max_steps=8", "--set", "train.eval_every=0", "--set", "eval=[]",
@@ -548,10 +571,96 @@ TEST(Faults, NanInCachedFeaturesTriggersTheNonFiniteGuard) {
   EXPECT_GE(skipped_lines, 1);  // the skipped step's metrics line has no loss
   ExpectLoadableCheckpoint(d / "one/checkpoints/last");
 
-  for (const auto& e : entries) poison(e);
+  poison(-1);
   train.back() = d / "all";
   r = RunFas(train);
   ExpectCleanError(r, {"training diverged: 3 optimizer steps in a row", "at step 3"});
+}
+
+// (e) SIGKILL during `fas extract` once some shards are written, then the same command again: the store ends with
+// every utterance once (no entry lost, none in two shards), each equal to an uninterrupted extraction's, and no
+// leftover file; the resumed extraction reuses the finished shards and says so. Then a corrupt shard: one error
+// naming it and the command that rebuilds it, and that command rebuilds just it.
+TEST(Faults, SigkillDuringExtractionThenResumeLosesAndDuplicatesNothing) {
+  TempDir d;
+  const std::string root = QuarterCorpus(d);
+  auto extract = [&](const std::string& cache) {
+    return std::vector<std::string>{
+        "extract", "--config", fas::testing::SourceDir() + "/configs/models/acoustic_only.yaml",
+        "--set", "data.root=" + root, "--set", "data.cache_dir=" + cache,
+        "--set", "model.acoustic.encoder.freeze=all", "--set", "data.dev=train.jsonl", "--set", "eval=[]",
+        // Shards of a few utterances, extraction batches of a few seconds: many shards to be killed between.
+        "--set", "data.cache_shard_mb=0.1", "--set", "data.max_batch_seconds=6", "--threads", "1"};
+  };
+  auto r = RunFas(extract(d / "reference"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string reference_index = StoreIndex(d / "reference");
+  const auto reference_shards = JsonLines(reference_index);
+  ASSERT_GE(reference_shards.size(), 4u) << "too few shards to kill the extraction between them";
+
+  const std::string cache = d / "cache";
+  const pid_t pid = Spawn(extract(cache), d / "err");
+  bool some_done = false;
+  for (int i = 0; i < 6000 && !some_done; ++i) {
+    const std::string index = fs::exists(cache) ? StoreIndex(cache) : "";
+    some_done = !index.empty() && JsonLines(index).size() >= 2;
+    if (!some_done) usleep(10000);
+  }
+  ASSERT_TRUE(some_done) << ReadFile(d / "err");
+  kill(pid, SIGKILL);
+  ASSERT_TRUE(WIFSIGNALED(WaitStatus(pid)));
+  const std::string index = StoreIndex(cache);
+  const size_t finished = JsonLines(index).size();
+  ASSERT_LT(finished, reference_shards.size()) << "the extraction finished before it could be killed";
+
+  r = RunFas(extract(cache));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("entries of train.jsonl reused"), std::string::npos) << r.err;
+  std::map<std::string, std::string> shard_of;  // entry key -> shard
+  std::map<std::string, size_t> shard_files;   // shard -> its entries
+  for (const auto& record : JsonLines(index)) {
+    shard_files[record.at("shard").get<std::string>()] = record.at("entries").size();
+    for (const auto& [key, e] : record.at("entries").items()) {
+      EXPECT_TRUE(shard_of.emplace(key, record.at("shard").get<std::string>()).second) << key << " stored twice";
+    }
+  }
+  std::map<std::string, std::string> reference_shard_of;
+  for (const auto& record : reference_shards) {
+    for (const auto& [key, e] : record.at("entries").items()) reference_shard_of[key] = record.at("shard");
+  }
+  ASSERT_EQ(shard_of.size(), 32u);
+  const std::string dir = fs::path(index).parent_path(), reference_dir = fs::path(reference_index).parent_path();
+  for (const auto& [key, shard] : shard_of) {
+    ASSERT_EQ(reference_shard_of.count(key), 1u) << key;
+    const torch::Tensor got = fas::SafeTensorsFile(dir + "/" + shard).Get(key);
+    const torch::Tensor want = fas::SafeTensorsFile(reference_dir + "/" + reference_shard_of[key]).Get(key);
+    ASSERT_EQ(got.sizes(), want.sizes()) << key;
+    EXPECT_LE((got - want).abs().max().item<double>(), 1e-5) << key;
+  }
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    EXPECT_TRUE(shard_files.count(name) || name == "index.jsonl" || name == "store.json" || name == "lock")
+        << "leftover " << name;
+  }
+
+  // A flipped byte in one shard: training's first read of it is one error naming it and the rebuild command.
+  const std::string broken = dir + "/" + shard_files.begin()->first;
+  std::string bytes = ReadFile(broken);
+  bytes[bytes.size() / 2] ^= 0x40;
+  WriteFile(broken, bytes);
+  auto train = extract(cache);
+  train[0] = "train";
+  train.insert(train.end(), {"--set", "data.max_train_seconds=0", "--set", "train.max_steps=1",
+                             "--set", "train.eval_every=0", "--run-dir", d / "run"});
+  ExpectCleanError(RunFas(train), {"feature store shard " + broken + " is corrupt",
+                                   "fas extract --config <this run's config> --rebuild-shard " + broken});
+  auto rebuild = extract(cache);
+  rebuild.insert(rebuild.end(), {"--rebuild-shard", broken});
+  r = RunFas(rebuild);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("computed " + std::to_string(shard_files.begin()->second) + " feature entries"),
+            std::string::npos) << r.out;
+  EXPECT_EQ(fas::ShardStore(dir, "").size(), 32);
 }
 
 // (f) Sizes a file asks for are checked before anything is allocated: a safetensors header declaring a 10^12-element

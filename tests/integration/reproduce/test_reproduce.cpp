@@ -77,16 +77,17 @@ TEST(Reproduce, InterruptedSuiteResumesAndRendersMeanStdBesideThePaper) {
   ASSERT_FALSE(sem_row.empty()) << main;
   EXPECT_NE(fas_row.find("59.38"), std::string::npos) << fas_row;  // the published CASE accuracy of FAS
   EXPECT_NE(fas_row.find("55.08"), std::string::npos) << fas_row;  // ... and F1
-  // conflict ACC, conflict F1, test ACC, test F1: every one a mean ± std over the two seeds.
+  // ACC, macro-F1 and weighted F1 on conflict and on test: every one a mean ± std over the two seeds.
   for (const auto* row : {&fas_row, &sem_row}) {
     size_t count = 0;
     for (size_t at = row->find("±"); at != std::string::npos; at = row->find("±", at + 1)) ++count;
-    EXPECT_EQ(count, 4u) << *row;
+    EXPECT_EQ(count, 6u) << *row;
   }
   EXPECT_NE(main.find("mean ± standard deviation over seeds (up to 2)"), std::string::npos) << main;
   // The table printed on the terminal is the one written.
   EXPECT_NE(second.out.find(fas_row), std::string::npos) << second.out;
   EXPECT_TRUE(fs::exists(runs + "/tables/conflict.md"));
+  EXPECT_TRUE(fs::exists(runs + "/tables/comparisons.md")) << "fas against semantic_only, from the predictions";
   EXPECT_TRUE(fs::exists(runs + "/tables/main.tex"));
 
   // A third run has nothing left to do.
@@ -149,6 +150,28 @@ TEST(Reproduce, MissingInputsAreReportedTogetherBeforeTraining) {
   EXPECT_NE(no_root.err.find(d / "none"), std::string::npos) << no_root.err;
   EXPECT_NE(no_root.err.find("fas synth --config configs/data/synth.yaml --set size=tiny"), std::string::npos)
       << no_root.err;
+}
+
+// The paper suite on a machine without its corpora and checkpoints: --check lists the whole matrix (every row with
+// the encoders it reads) and then every missing input once, each naming only the rows that read it.
+TEST(Reproduce, CheckListsThePaperMatrixAndWhatEachRowLacks) {
+  TempDir d;
+  const auto r = RunFas({"reproduce", SourceDir() + "/configs/suites/paper.yaml", "--runs-dir", d / "runs",
+                         "--set", "data.root=" + d / "corpus", "--check"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  for (const char* row : {"whisper ", "wavlm ", "emotion2vec ", "hubert ", "concat ", "gated ", "fas ",
+                          "fas_wavlm ", "fas@k_aco4-k_sem8 ", "fas@num_queries8 "}) {
+    EXPECT_NE(r.out.find(std::string("  ") + row), std::string::npos) << row << "\n" << r.out;
+  }
+  EXPECT_NE(r.out.find("mingtok_audio + whisper"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("wavlm + whisper"), std::string::npos) << r.out;
+  // WavLM's files are wanted by the two rows that read WavLM, not by the Whisper-only or MingTok-Audio rows.
+  EXPECT_NE(r.err.find("'pretrained/wavlm-base-plus/model.safetensors' does not exist (models wavlm, fas_wavlm;"),
+            std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("'pretrained/MingTok-Audio/model.safetensors' does not exist (models concat, gated"),
+            std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("'pretrained/emotion2vec_base/model.safetensors' does not exist (models emotion2vec;"),
+            std::string::npos) << r.err;
 }
 
 }  // namespace

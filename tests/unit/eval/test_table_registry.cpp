@@ -1,4 +1,5 @@
-// Table kinds by name: the paper's five in print order, one registration a name, and building any registry.
+// Table kinds by name: the paper's six and the comparisons in print order, one registration a name, and building any
+// registry.
 #include <gtest/gtest.h>
 
 #include "fas/core/error.h"
@@ -33,7 +34,8 @@ std::optional<fas::Table> Listing(const std::string& name, const std::vector<con
 }
 
 TEST(TableRegistry, ThePaperKindsInPrintOrder) {
-  const std::vector<std::string> names = {"main", "conflict", "ablation", "token_budget", "queries"};
+  const std::vector<std::string> names = {"datasets", "main",         "conflict", "comparisons",
+                                          "ablation", "token_budget", "queries"};
   EXPECT_EQ(fas::PaperTableKinds().names(), names);
   EXPECT_EQ(fas::PaperTableKinds().Find("ablation")->runs, fas::TableKind::Runs::kModels);
   EXPECT_EQ(fas::PaperTableKinds().Find("queries")->runs, fas::TableKind::Runs::kAll);

@@ -64,11 +64,35 @@ TEST(TableRender, Csv) {
   auto t = Example();
   t.rows[1][0] = Text("semantic_only, \"v2\"");
   EXPECT_EQ(fas::RenderCsv(t),
-            "table,row,column,kind,mean,std,n,best\n"
-            "t,fas,acc,ours,65.00,7.07,2,1\n"
-            "t,fas,paper,paper,59.38,,,0\n"
-            "t,fas,params,params,3450000,,,0\n"
-            "t,\"semantic_only, \"\"v2\"\"\",params,params,1234,,,0\n");
+            "table,row,column,kind,mean,std,n,best,mark\n"
+            "t,fas,acc,ours,65.00,7.07,2,1,\n"
+            "t,fas,paper,paper,59.38,,,0,\n"
+            "t,fas,params,params,3450000,,,0,\n"
+            "t,\"semantic_only, \"\"v2\"\"\",params,params,1234,,,0,\n");
+}
+
+TEST(TableRender, ComparisonCellsTextPValuesAndMarks) {
+  fas::Table t;
+  t.name = "c";
+  t.title = "C";
+  t.columns = {{"set", fas::TableColumn::Kind::kLabel},
+               {"95% CI", fas::TableColumn::Kind::kStatistic},
+               {"p", fas::TableColumn::Kind::kPValue}};
+  fas::TableCell p = Number(0.0000123);
+  p.mark = "*";
+  t.rows = {{Text("conflict"), Text("[+1.00, +2.50]"), p}, {Text("test"), Text("[-1.00, +0.50]"), Number(0.25)}};
+  EXPECT_EQ(fas::RenderCsv(t),
+            "table,row,column,kind,mean,std,n,best,mark\n"
+            "c,conflict,95% CI,text,\"[+1.00, +2.50]\",,,0,\n"
+            "c,conflict,p,p,1.23e-05,,,0,*\n"
+            "c,test,95% CI,text,\"[-1.00, +0.50]\",,,0,\n"
+            "c,test,p,p,0.25,,,0,\n");
+  const std::string md = fas::RenderMarkdown(t);
+  EXPECT_NE(md.find("| 1.2e-05* |"), std::string::npos) << md;
+  EXPECT_NE(md.find(" 0.250 |"), std::string::npos) << md;
+  EXPECT_EQ(fas::FormatPValue(0.001), "0.001");
+  EXPECT_EQ(fas::FormatDelta(-0.4), "-0.40");
+  EXPECT_EQ(fas::FormatDelta(1.25), "+1.25");
 }
 
 TEST(TableRender, FormatsByName) {

@@ -1,5 +1,5 @@
-// The paper tables from hand-made run folders: mean ± std over seeds, best marking, the published column, the
-// sweep layouts, and the three output formats.
+// The paper tables from hand-made run folders: mean ± std over seeds, best marking, the published columns and
+// averages, both F1s, the sweep layouts, and the three output formats.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -215,8 +215,8 @@ TEST_F(Tables, LatexAndCsvCarryTheSameCells) {
   EXPECT_NE(tex.find("semantic\\_only"), std::string::npos) << tex;
   EXPECT_NE(tex.find("\\begin{tabular}{l"), std::string::npos) << tex;
   const std::string csv = fas::RenderCsv(*main);
-  EXPECT_NE(csv.find("main,fas,conflict ACC,ours,65.00,7.07,2,1\n"), std::string::npos) << csv;
-  EXPECT_NE(csv.find("main,fas,paper CASE ACC,paper,59.38,,,0\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("main,fas,conflict ACC,ours,65.00,7.07,2,1,\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("main,fas,paper CASE ACC,paper,59.38,,,0,\n"), std::string::npos) << csv;
 
   TempDir out;
   const auto files = fas::WriteTables(tables, out / "tables", {"md", "csv"});
@@ -253,6 +253,32 @@ TEST(TablesInput, PaperColumnsAndZeroShotSets) {
   EXPECT_TRUE(pub.Unsure("ablation", "fas_random_select"));
   EXPECT_FALSE(pub.Unsure("ablation", "concat"));
   EXPECT_FALSE(pub.Main("fas", "test", "acc").has_value());
+}
+
+TEST(MainTable, AveragesAndBothF1sBesideThePapers) {
+  TempDir d;
+  WriteRun(d / "fas/seed1", "fas", "fas", 1, {{"meld", {0.50, 0.40}}, {"esd", {0.70, 0.60}}});
+  WriteRun(d / "fas/seed2", "fas", "fas", 2, {{"meld", {0.60, 0.40}}, {"esd", {0.80, 0.60}}});
+  const auto tables = fas::BuildPaperTables(fas::CollectRunResults(d.path()), Published());
+  const fas::Table* main = Find(tables, "main");
+  ASSERT_NE(main, nullptr);
+  const auto avg = Cell(*main, "fas", "in-domain avg ACC");
+  EXPECT_NEAR(avg.stats.mean, 65.0, 1e-9) << "runs average 60 and 70";
+  EXPECT_NEAR(avg.stats.std, 7.0710678, 1e-6);
+  EXPECT_DOUBLE_EQ(Cell(*main, "fas", "paper in-domain avg ACC").number, 71.92);
+  EXPECT_THROW(Cell(*main, "fas", "zero-shot avg ACC"), std::runtime_error) << "no zero-shot set";
+  const std::string note =
+      "Paper's average ACC: fas zero-shot 54.66 (CASE, Emo-Emilia, EMOVO, EmoDB); fas in-domain 71.92 (MELD, RAVDESS, "
+      "ESD).";
+  EXPECT_NE(std::find(main->notes.begin(), main->notes.end(), note), main->notes.end());
+  // The paper's F1 stands right after our weighted F1.
+  std::vector<std::string> headers;
+  for (const auto& c : main->columns) headers.push_back(c.header);
+  const auto weighted = std::find(headers.begin(), headers.end(), "MELD weighted F1");
+  ASSERT_NE(weighted, headers.end());
+  EXPECT_EQ(*(weighted - 1), "MELD macro-F1");
+  EXPECT_EQ(*(weighted + 1), "paper MELD F1");
+  EXPECT_DOUBLE_EQ(Cell(*main, "fas", "paper MELD F1").number, 48.42);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include "encoder_factory.h"
 #include "fas/core/error.h"
+#include "fas/encoders/emotion2vec.h"
 
 namespace {
 
@@ -16,7 +17,8 @@ using fas::models::Pathway;
 
 TEST(EncoderRegistry, ListsEachPathwaysRegisteredNames) {
   const auto& registry = EncoderRegistry::Builtin();
-  EXPECT_EQ(registry.Names(Pathway::kAcoustic), (std::vector<std::string>{"hubert", "wav2vec2", "wavlm"}));
+  EXPECT_EQ(registry.Names(Pathway::kAcoustic),
+            (std::vector<std::string>{"emotion2vec", "hubert", "mingtok_audio", "wav2vec2", "wavlm"}));
   EXPECT_EQ(registry.Names(Pathway::kSemantic), (std::vector<std::string>{"text", "whisper"}));
   EXPECT_EQ(registry.Find(Pathway::kSemantic, "whisper", "type").config,
             "WhisperEncoderConfig (model.semantic.whisper)");
@@ -39,11 +41,11 @@ TEST(EncoderRegistry, AnUnknownTypeIsOneConfigErrorListingTheRegisteredNames) {
       messages.push_back(e.what());
     }
   }
-  EXPECT_EQ(
-      messages,
-      (std::vector<std::string>{
-          "model.semantic.type: unknown semantic encoder 'bert' (registered: text, whisper)",
-          "model.acoustic.encoder.type: unknown acoustic encoder 'conformer' (registered: hubert, wav2vec2, wavlm)"}));
+  EXPECT_EQ(messages,
+            (std::vector<std::string>{
+                "model.semantic.type: unknown semantic encoder 'bert' (registered: text, whisper)",
+                "model.acoustic.encoder.type: unknown acoustic encoder 'conformer' (registered: emotion2vec, hubert, "
+                "mingtok_audio, wav2vec2, wavlm)"}));
   // A name of the other pathway is unknown here too.
   EXPECT_THROW(EncoderRegistry::Builtin().Find(Pathway::kAcoustic, "whisper", "type"), fas::ConfigError);
 }
@@ -54,6 +56,14 @@ TEST(EncoderRegistry, EachRegisteredFamilyConstructs) {
     acoustic.encoder.type = type;
     acoustic.encoder.num_hidden_layers = 1;
     auto encoder = fas::models::MakeAcousticEncoder(acoustic);
+    if (type == "mingtok_audio") {
+      EXPECT_NE(dynamic_cast<fas::MingTokAudioEncoderImpl*>(encoder.get()), nullptr);
+      continue;
+    }
+    if (type == "emotion2vec") {  // no hf_config: emotion2vec_base's architecture, randomly initialised
+      EXPECT_NE(dynamic_cast<fas::Emotion2VecEncoderImpl*>(encoder.get()), nullptr);
+      continue;
+    }
     auto* built = dynamic_cast<fas::AcousticEncoderImpl*>(encoder.get());
     ASSERT_NE(built, nullptr) << type;
     EXPECT_EQ(built->config().type, type);

@@ -193,6 +193,35 @@ TEST(SerModel, AcousticFeaturesDoNotDependOnBatchMates) {
   }
 }
 
+// MingTok-Audio as the acoustic pathway (encoder.type mingtok_audio reads model.acoustic.mingtok_audio): frozen, so
+// cacheable; its 16-d latent mean (the fixture's latent_dim) is what the head reads, and an utterance's features
+// are the same in a padded batch as alone (the backbone is causal).
+TEST(SerModel, MingTokAudioAcousticPathway) {
+  fas::ModelConfig c = SmallConfig("acoustic_only");
+  c.acoustic.encoder.type = "mingtok_audio";
+  const std::string fixture = fas::testing::SourceDir() + "/tests/fixtures/mingtok_audio/";
+  c.acoustic.mingtok_audio.hf_config = fixture + "config.json";
+  c.acoustic.mingtok_audio.weights = fixture + "model.safetensors";
+  c.acoustic.mingtok_audio.freeze = true;
+  fas::SerModel model = fas::BuildModel(c, Labels());
+  EXPECT_TRUE(model->acoustic_frozen());
+  model->eval();
+  torch::NoGradGuard no_grad;
+  const fas::SerInput batch = RawBatch(model);
+  const fas::StreamFeatures both = model->EncodeAcoustic(batch);
+  EXPECT_EQ(both.states.sizes(), (std::vector<int64_t>{2, 1, 50, 16}));  // 1 s at 50 Hz
+  fas::SerInput one;
+  one.waveform = batch.waveform.slice(0, 1, 2).narrow(1, 0, 9000);
+  one.lengths = torch::tensor({9000}, torch::kLong);
+  const fas::StreamFeatures alone = model->EncodeAcoustic(one);
+  EXPECT_EQ(both.mask[1].sum().item<int64_t>(), 29);  // ceil(9000 / 320)
+  EXPECT_LT((both.states[1].narrow(1, 0, 29) - alone.states[0]).abs().max().item<double>(), 1e-5);
+  fas::SerInput cached;
+  cached.acoustic_features = both.states;
+  cached.acoustic_mask = both.mask;
+  EXPECT_TRUE(torch::allclose(model->Forward(cached).logits, model->Forward(batch).logits, 1e-5, 1e-5));
+}
+
 // Modality dropout: the configured rates, never both pathways of one example, and a function of the generator's
 // state (the trainer seeds it per batch, so a resumed run draws the same).
 TEST(ModalityDropout, RatesNeverBothDeterministic) {

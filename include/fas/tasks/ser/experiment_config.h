@@ -17,6 +17,7 @@
 
 #include "fas/data/loader.h"
 #include "fas/models/ser_model.h"
+#include "fas/tasks/ser/feature_cache.h"
 #include "fas/engine/train_config.h"
 
 namespace fas {
@@ -45,6 +46,8 @@ struct DataConfig {
   std::string labels;                 // label set file; empty = the canonical 7 classes
   std::string label_map;              // the corpus's label map (file, or a corpus name under configs/labels/)
   std::string cache_dir;              // feature cache; empty = $FAS_CACHE_DIR/features or ~/.cache/fas/features
+  std::string cache_dtype = "float32";  // what the feature store keeps: float32 | bfloat16 | float16
+  double cache_shard_mb = 256;          // a feature store shard is closed once its entries reach this size
   std::string label_field = "label";  // label | text_label: the manifest field a run learns and is scored on
   LoaderConfig loader;
 
@@ -56,6 +59,8 @@ struct DataConfig {
     v("labels", labels, "label set file (empty: canonical 7 classes)");
     v("label_map", label_map, "corpus label map: file or corpus name (empty: labels already in the set)");
     v("cache_dir", cache_dir, "feature cache folder for frozen encoders");
+    v("cache_dtype", cache_dtype, "stored feature dtype: float32 (exact) | bfloat16 | float16 (half the size)");
+    v("cache_shard_mb", cache_shard_mb, "size at which a feature store shard is closed (MB)");
     v("label_field", label_field,
       "the field a run learns and is scored on: label (the voice's emotion) or text_label (the words' emotion, "
       "to train a text-emotion encoder for other runs to start from)");
@@ -64,6 +69,7 @@ struct DataConfig {
   }
   std::string Resolve(const std::string& manifest) const;  // a manifest path against root
   std::string ResolvedCacheDir() const;
+  FeatureStoreOptions StoreOptions() const;  // the feature store's settings from this section
 };
 
 struct EvalSetConfig {

@@ -46,6 +46,8 @@ std::vector<nlohmann::ordered_json> PredictFiles(const std::string& run_dir, con
                                                  const std::vector<std::string>& texts, const TranscriberConfig& asr);
 
 // Fills the feature cache for every manifest of the config (train, dev, eval); returns entries computed.
-int64_t ExtractFeatures(const ExperimentConfig& config);
+// `rebuild_shard`: a shard of the config's stores to drop first (a corrupt one), so that only its entries are
+// computed again.
+int64_t ExtractFeatures(const ExperimentConfig& config, const std::string& rebuild_shard = "");
 
 }  // namespace fas

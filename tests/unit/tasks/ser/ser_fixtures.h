@@ -40,11 +40,14 @@ inline std::vector<std::string> TinyAcousticRun(const TempDir& d, const std::str
 
 inline std::string AcousticOnlyConfig() { return SourceDir() + "/configs/models/acoustic_only.yaml"; }
 
-// Files in a folder tree.
-inline int CountFiles(const std::filesystem::path& dir) {
+// Entries the feature stores under a cache folder hold (the lines of every store's index.jsonl).
+inline int StoredEntries(const std::filesystem::path& dir) {
   int n = 0;
   if (!std::filesystem::exists(dir)) return 0;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) n += e.is_regular_file() ? 1 : 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    if (e.path().filename() != "index.jsonl") continue;
+    for (const auto& shard : JsonLines(e.path().string())) n += static_cast<int>(shard.at("entries").size());
+  }
   return n;
 }
 

@@ -17,7 +17,7 @@
 namespace fs = std::filesystem;
 using fas::testing::TempDir;
 using fas::testing::AcousticOnlyConfig;
-using fas::testing::CountFiles;
+using fas::testing::StoredEntries;
 using fas::testing::TinyAcousticRun;
 using fas::testing::WriteFile;
 using fas::testing::WriteNoiseCorpus;
@@ -235,7 +235,7 @@ TEST(SerTraining, CropsKeepTrainingOffTheCache) {
     fas::ExperimentConfig cfg = fas::LoadExperimentConfig({AcousticOnlyConfig()}, sets);
     cfg.train.max_steps = 2;
     fas::TrainExperiment(cfg, {d / "run", false, {}});
-    EXPECT_EQ(CountFiles(d / "cache"), crop > 0 ? 2 : 10);
+    EXPECT_EQ(StoredEntries(d / "cache"), crop > 0 ? 2 : 10);
   }
 }
 
