@@ -391,6 +391,51 @@ std::optional<Table> QueriesTable(const std::vector<const RunResult*>& all, cons
   return t;
 }
 
+// Every swept model beside its sweep cells (MODEL@CELL): any setting a suite's `sweeps:` varies, such as a training
+// probability, with the ACC of each set and the semantic bias where the set has conflicts.
+std::optional<Table> SweepsTable(const std::vector<const RunResult*>& all, const TableInputs&) {
+  std::set<std::string> swept;
+  for (const auto* r : all) {
+    if (IsSweepCell(r->model)) swept.insert(BaseModel(r->model));
+  }
+  if (swept.empty()) return std::nullopt;
+  const auto runs = Select(all, [&](const RunResult& r) { return swept.count(BaseModel(r.model)) > 0; });
+  const auto datasets = CommonDatasets(runs);
+  std::vector<std::string> conflict_sets;
+  for (const auto& d : datasets) {
+    bool has = false;
+    for (const auto* r : runs) has = has || (r->dataset == d && r->conflict_n > 0);
+    if (has) conflict_sets.push_back(d);
+  }
+  Table t = NewTable("sweeps", "Sweeps: each swept model beside its cells (ACC, semantic bias, %)", "model");
+  AccColumns(t, datasets, false);
+  for (const auto& d : conflict_sets) t.columns.push_back({DisplayDataset(d) + " semantic bias", TableColumn::Kind::kOurs});
+  std::set<std::string> rows;
+  for (const auto* r : runs) rows.insert(r->model);
+  for (const auto& model : swept) {
+    std::vector<std::string> names = {model};
+    for (const auto& m : rows) {
+      if (m != model && BaseModel(m) == model) names.push_back(m);
+    }
+    for (const auto& name : names) {
+      const auto mine = Select(runs, [&](const RunResult& r) { return r.model == name; });
+      std::vector<TableCell> row = {TextCell(name == model ? model + " (its own setting)" : name)};
+      for (const auto& d : datasets) {
+        row.push_back(StatsCell(Select(mine, [&](const RunResult& r) { return r.dataset == d; }),
+                                [](const RunResult& r) -> std::optional<double> { return r.acc; }));
+      }
+      for (const auto& d : conflict_sets) {
+        row.push_back(StatsCell(Select(mine, [&](const RunResult& r) { return r.dataset == d; }),
+                                [](const RunResult& r) { return r.semantic_bias_rate; }));
+      }
+      t.rows.push_back(std::move(row));
+    }
+  }
+  t.notes.push_back("MODEL@CELL: MODEL trained with the cell's settings (the suite's `sweeps:`); the model's own row "
+                    "is its setting in the suite. " + DatasetNote(datasets));
+  return t;
+}
+
 std::optional<Table> ConflictTable(const std::vector<const RunResult*>& base, const TableInputs& in) {
   const PublishedNumbers& pub = in.published;
   std::vector<std::string> datasets;
@@ -545,6 +590,7 @@ const TableRegistry& PaperTableKinds() {
     r.Register({"ablation", Runs::kModels, AblationTable});
     r.Register({"token_budget", Runs::kAll, TokenBudgetTable});
     r.Register({"queries", Runs::kAll, QueriesTable});
+    r.Register({"sweeps", Runs::kAll, SweepsTable});
     return r;
   }();
   return registry;

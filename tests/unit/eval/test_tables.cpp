@@ -196,6 +196,23 @@ TEST_F(Tables, SweepCellsMakeTheGridAndStayOutOfTheMainTable) {
   EXPECT_TRUE(Cell(*queries, "2", "conflict ACC").best);
 }
 
+// Any swept setting (here a training probability the grid tables know nothing of) gets the sweeps table: the model's
+// own runs, then each cell, ACC per set and the semantic bias on the sets with conflicts.
+TEST_F(Tables, SweepsTableShowsEachSweptModelBesideItsCells) {
+  WriteRun(dir / "semantic_only/prob0.25/seed1", "semantic_only@prob0.25", "semantic_only", 1,
+           {{"test", {0.70, 0.70}}, {"conflict", {0.40, 0.40, 0.0, 0.40, 0.50, 90}}});
+  WriteRun(dir / "semantic_only/prob0.25/seed2", "semantic_only@prob0.25", "semantic_only", 2,
+           {{"test", {0.74, 0.74}}, {"conflict", {0.44, 0.44, 0.0, 0.44, 0.40, 90}}});
+  const auto tables = fas::BuildPaperTables(fas::CollectRunResults(dir.path()), Published());
+  const fas::Table* sweeps = Find(tables, "sweeps");
+  ASSERT_NE(sweeps, nullptr);
+  ASSERT_EQ(sweeps->rows.size(), 2u);  // fas has no cells: not a row
+  EXPECT_NEAR(Cell(*sweeps, "semantic_only (its own setting)", "conflict ACC").stats.mean, 21.0, 1e-9);
+  EXPECT_NEAR(Cell(*sweeps, "semantic_only@prob0.25", "conflict ACC").stats.mean, 42.0, 1e-9);
+  EXPECT_EQ(Cell(*sweeps, "semantic_only@prob0.25", "test ACC").stats.n, 2);
+  EXPECT_NEAR(Cell(*sweeps, "semantic_only@prob0.25", "conflict semantic bias").stats.mean, 45.0, 1e-9);
+}
+
 TEST_F(Tables, OneSeedPrintsMeanOnlyAndNoBestAmongOne) {
   TempDir one;
   WriteRun(one / "fas/seed1", "fas", "fas", 1, {{"test", {0.8, 0.7}}});
