@@ -409,7 +409,9 @@ std::optional<Table> SweepsTable(const std::vector<const RunResult*>& all, const
   }
   Table t = NewTable("sweeps", "Sweeps: each swept model beside its cells (ACC, semantic bias, %)", "model");
   AccColumns(t, datasets, false);
-  for (const auto& d : conflict_sets) t.columns.push_back({DisplayDataset(d) + " semantic bias", TableColumn::Kind::kOurs});
+  for (const auto& d : conflict_sets) {
+    t.columns.push_back({DisplayDataset(d) + " semantic bias", TableColumn::Kind::kOurs, true});
+  }
   std::set<std::string> rows;
   for (const auto* r : runs) rows.insert(r->model);
   for (const auto& model : swept) {

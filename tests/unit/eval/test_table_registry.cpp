@@ -35,7 +35,7 @@ std::optional<fas::Table> Listing(const std::string& name, const std::vector<con
 
 TEST(TableRegistry, ThePaperKindsInPrintOrder) {
   const std::vector<std::string> names = {"datasets", "main",         "conflict", "comparisons",
-                                          "ablation", "token_budget", "queries"};
+                                          "ablation", "token_budget", "queries",  "sweeps"};
   EXPECT_EQ(fas::PaperTableKinds().names(), names);
   EXPECT_EQ(fas::PaperTableKinds().Find("ablation")->runs, fas::TableKind::Runs::kModels);
   EXPECT_EQ(fas::PaperTableKinds().Find("queries")->runs, fas::TableKind::Runs::kAll);
