@@ -27,6 +27,7 @@ void FusionConfig::Validate() const {
   Require(pooling == "flatten" || pooling == "mean", "pooling", "must be flatten or mean, got '" + pooling + "'");
   Require(single_stream_pooling == "attentive" || single_stream_pooling == "mean", "single_stream_pooling",
           "must be attentive or mean, got '" + single_stream_pooling + "'");
+  Require(energy == "projected" || energy == "raw", "energy", "must be projected or raw, got '" + energy + "'");
   Require(classifier_hidden >= 0, "classifier_hidden", "must be >= 0 (0 = half the input width)");
 }
 

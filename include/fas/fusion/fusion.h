@@ -25,6 +25,9 @@ struct FusionConfig {
   std::string pooling = "flatten";  // query outputs → classifier input: flatten | mean
   int classifier_hidden = 0;        // hidden width of the classifier MLP; 0 = half its input width
   std::string single_stream_pooling = "attentive";  // acoustic_only / semantic_only: attentive | mean
+  // What Top-K ranks: the projected patches (the paper: the projection comes before selection) or the raw patches
+  // before it, which lets only the k kept patches be projected.
+  std::string energy = "projected";
 
   template <class V>
   void Visit(V& v) {
@@ -40,6 +43,7 @@ struct FusionConfig {
     v("pooling", pooling, "flatten | mean (query outputs)");
     v("classifier_hidden", classifier_hidden, "0 = half the classifier's input width");
     v("single_stream_pooling", single_stream_pooling, "acoustic_only / semantic_only: attentive | mean");
+    v("energy", energy, "fas: Top-K ranks the projected patches (projected, the paper) or the raw ones (raw)");
   }
   // Throws ConfigError naming the first bad field (`model.fusion.<key>`).
   void Validate() const;

@@ -43,6 +43,11 @@ class FasHead : public HeadBase {
   TokenSelection SelectProjected(const torch::Tensor& x, const torch::Tensor& mask, int64_t s, torch::nn::Linear& proj,
                                  int64_t k) {
     auto [patches, m] = Patchify(x, mask, s);
+    if (config_.energy == "raw" && !random_select_) {
+      // Ranked before the projection: only the kept patches are projected (k of P rows), empty slots stay zero.
+      const TokenSelection raw = TopKByEnergy(patches, m, k);
+      return {proj(raw.tokens) * raw.mask.unsqueeze(-1).to(patches.scalar_type()), raw.mask, raw.index};
+    }
     if (!torch::GradMode::is_enabled() || patches.requires_grad() || !proj->weight.requires_grad() ||
         !proj->bias.requires_grad()) {
       return Select({proj(patches), m}, k);

@@ -175,6 +175,43 @@ TEST(Heads, FasOnCachedFeaturesHasTheLogitsAndGradientsOfItsPlainForm) {
   }
 }
 
+// energy: raw ranks the patches before the projection. Under a projection that keeps the ranking (a scaled
+// identity-like map, zero bias) it selects what `projected` selects, so the logits agree; under one that reorders
+// the patches (it scales one input dimension up and the others down) they differ. Padding never leaks either way.
+TEST(Heads, RawEnergyRanksPatchesBeforeTheProjection) {
+  auto c = SmallConfig();
+  auto projected = fas::MakeFusionHead("fas", c, kDa, kDs, kClasses);
+  c.energy = "raw";
+  auto raw = fas::MakeFusionHead("fas", c, kDa, kDs, kClasses);
+  projected->eval();
+  raw->eval();
+  torch::NoGradGuard no_grad;
+  auto copy_into = [&](const std::vector<float>& acoustic_scale) {
+    for (auto& p : raw->named_parameters()) {
+      torch::Tensor w = projected->named_parameters()[p.key()];
+      if (p.key() == "acoustic_proj.weight" || p.key() == "semantic_proj.weight") {
+        w.zero_();
+        const int64_t in = w.size(1);
+        for (int64_t i = 0; i < std::min<int64_t>(in, w.size(0)); ++i) {
+          w[i][i] = p.key()[0] == 'a' ? acoustic_scale[static_cast<size_t>(i)] : 1.0f;
+        }
+      }
+      if (p.key() == "acoustic_proj.bias" || p.key() == "semantic_proj.bias") w.zero_();
+      p.value().copy_(w);
+    }
+  };
+  const fas::FusionInput in = Batch();
+  copy_into(std::vector<float>(kDa, 2.0f));
+  EXPECT_TRUE(torch::allclose(raw->Forward(in).logits, projected->Forward(in).logits, 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(raw->Forward(in).logits, raw->Forward(WithDifferentPadding(in)).logits, 1e-5, 1e-6));
+  std::vector<float> reorder(kDa, 0.01f);
+  reorder[0] = 100.0f;
+  copy_into(reorder);
+  EXPECT_FALSE(torch::allclose(raw->Forward(in).logits, projected->Forward(in).logits, 1e-3, 1e-3));
+  c.energy = "loudest";
+  EXPECT_THROW(fas::MakeFusionHead("fas", c, kDa, kDs, kClasses), fas::ConfigError);
+}
+
 TEST(Heads, MeanPoolingAndSingleStreamMeanPooling) {
   auto c = SmallConfig();
   c.pooling = "mean";
