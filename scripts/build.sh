@@ -8,19 +8,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${FAS_BUILD_DIR:-$root/build}
 jobs=${FAS_JOBS:-$(nproc)}
-venv=${FAS_VENV:-$root/.venv}
-
-if [ -n "${FAS_LIBTORCH:-}" ]; then
-  torch_prefix=$FAS_LIBTORCH
-  [ -d "$torch_prefix/share/cmake/Torch" ] ||
-    { echo "error: FAS_LIBTORCH=$torch_prefix has no share/cmake/Torch: point it at the unzipped libtorch folder" >&2; exit 1; }
-else
-  [ -x "$venv/bin/python" ] ||
-    { echo "error: no virtual environment at $venv: run scripts/setup.sh first (or set FAS_LIBTORCH)" >&2; exit 1; }
-  # torch.utils.cmake_prefix_path is TORCH/share/cmake; the prefix is TORCH.
-  torch_prefix=$("$venv/bin/python" -c 'import os, torch.utils; print(os.path.dirname(os.path.dirname(torch.utils.cmake_prefix_path)))' 2>/dev/null) ||
-    { echo "error: the venv $venv has no torch: run scripts/setup.sh" >&2; exit 1; }
-fi
+torch_prefix=$("$root/scripts/torch_prefix.sh")
 
 launcher=()
 if command -v ccache >/dev/null; then

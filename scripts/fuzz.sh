@@ -9,7 +9,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 target=${1:?usage: scripts/fuzz.sh TARGET SECONDS}
 seconds=${2:?usage: scripts/fuzz.sh TARGET SECONDS}
 build=${FAS_FUZZ_BUILD_DIR:-$root/build-fuzz}
-targets=(config safetensors hf_config manifest audio)
+targets=(config safetensors hf_config manifest audio torch_pickle)
 [ "$target" = all ] && run=("${targets[@]}") || run=("$target")
 for t in "${run[@]}"; do
   [[ " ${targets[*]} " == *" $t "* ]] || { echo "error: unknown fuzz target '$t' (one of: ${targets[*]}, all)" >&2; exit 1; }
@@ -17,8 +17,9 @@ done
 export CCACHE_BASEDIR=$root CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+torch_prefix=$("$root/scripts/torch_prefix.sh")
 CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" \
-  -DFAS_FUZZ=ON -DFAS_SANITIZE=ON >/dev/null
+  -DFAS_TORCH_PREFIX="$torch_prefix" -DFAS_FUZZ=ON -DFAS_SANITIZE=ON >/dev/null
 build_targets=()
 for t in "${run[@]}"; do build_targets+=("fuzz_$t"); done
 cmake --build "$build" -j "${FAS_JOBS:-$(nproc)}" --target "${build_targets[@]}" >"$build/fuzz-build.log" 2>&1 ||
