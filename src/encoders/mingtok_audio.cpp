@@ -377,14 +377,7 @@ LoadReport MingTokAudioEncoderImpl::LoadWeights(const std::string& safetensors_p
 }
 
 MingTokAudioEncoder CreateMingTokAudioEncoder(const MingTokAudioConfig& config) {
-  const MingTokAudioConfig resolved = ResolveMingTokAudioConfig(config);
-  MingTokAudioEncoder encoder(resolved);
-  if (!resolved.weights.empty()) encoder->LoadWeights(resolved.weights);
-  if (resolved.freeze) {
-    SetRequiresGrad(*encoder, false);
-    encoder->eval();
-  }
-  return encoder;
+  return BuildEncoder<MingTokAudioEncoder>(ResolveMingTokAudioConfig(config));
 }
 
 }  // namespace fas

@@ -335,14 +335,7 @@ LoadReport TextEncoderImpl::LoadWeights(const std::string& safetensors_path) {
 }
 
 TextEncoder CreateTextEncoder(const TextEncoderConfig& config) {
-  const TextEncoderConfig resolved = ResolveTextConfig(config);
-  TextEncoder encoder(resolved);
-  if (!resolved.weights.empty()) encoder->LoadWeights(resolved.weights);
-  if (resolved.freeze) {
-    SetRequiresGrad(*encoder, false);
-    encoder->eval();
-  }
-  return encoder;
+  return BuildEncoder<TextEncoder>(ResolveTextConfig(config));
 }
 
 }  // namespace fas

@@ -366,14 +366,7 @@ LoadReport WhisperEncoderImpl::LoadWeights(const std::string& safetensors_path) 
 }
 
 WhisperEncoder CreateWhisperEncoder(const WhisperEncoderConfig& config) {
-  const WhisperEncoderConfig resolved = ResolveWhisperConfig(config);
-  WhisperEncoder encoder(resolved);
-  if (!resolved.weights.empty()) encoder->LoadWeights(resolved.weights);
-  if (resolved.freeze) {
-    SetRequiresGrad(*encoder, false);
-    encoder->eval();
-  }
-  return encoder;
+  return BuildEncoder<WhisperEncoder>(ResolveWhisperConfig(config));
 }
 
 }  // namespace fas

@@ -57,6 +57,19 @@ std::vector<torch::Tensor> SelectLayers(const std::vector<torch::Tensor>& hidden
 // requires_grad on every parameter of `module`.
 void SetRequiresGrad(torch::nn::Module& module, bool requires_grad);
 
+// An encoder built from its resolved config (`weights`, bool `freeze`): its weights loaded when given, then frozen
+// (no gradient, eval mode) when the config says so. The tail every Create*Encoder shares.
+template <class Holder, class Config>
+Holder BuildEncoder(const Config& resolved) {
+  Holder encoder(resolved);
+  if (!resolved.weights.empty()) encoder->LoadWeights(resolved.weights);
+  if (resolved.freeze) {
+    SetRequiresGrad(*encoder, false);
+    encoder->eval();
+  }
+  return encoder;
+}
+
 // The valid samples of each row of a [B, T] waveform batch: `lengths` as [B] int64 on the waveform's device, or T
 // for every row when undefined. Throws DataError starting with `who` on a bad shape, a length past T, or an input
 // shorter than the front end's `receptive_field` samples.
