@@ -52,3 +52,13 @@ function(fas_test name)
     set_tests_properties(${name} PROPERTIES FIXTURES_REQUIRED "${T_FIXTURES}")
   endif()
 endfunction()
+
+# fas_cuda_sources(FILES...)
+#   Sources that include CUDA's own headers under #ifdef FAS_CUDA (GPU properties, NCCL): FAS_CUDA=1 where LibTorch
+#   has CUDA. They skip the shared precompiled header, whose flags lack the definition.
+function(fas_cuda_sources)
+  set_source_files_properties(${ARGN} PROPERTIES SKIP_PRECOMPILE_HEADERS ON)
+  if(FAS_CUDA)
+    set_source_files_properties(${ARGN} PROPERTIES COMPILE_DEFINITIONS FAS_CUDA=1)
+  endif()
+endfunction()

@@ -67,7 +67,8 @@ torch::Tensor PowerSpectrogram(const torch::Tensor& waveform, const LogMelConfig
                     std::to_string(config.n_fft) + " (reflect padding needs more than n_fft/2)");
   }
   const int win = WinLength(config);
-  const torch::Tensor window = torch::hann_window(win, torch::TensorOptions().dtype(torch::kFloat32));
+  const torch::Tensor window =
+      torch::hann_window(win, torch::TensorOptions().dtype(torch::kFloat32).device(waveform.device()));
   const torch::Tensor spec = torch::stft(waveform.to(torch::kFloat32).contiguous(), config.n_fft, config.hop_length,
                                          win, window, /*center=*/true, "reflect", /*normalized=*/false,
                                          /*onesided=*/true, /*return_complex=*/true);
@@ -83,7 +84,8 @@ torch::Tensor LogMelSpectrogram(const torch::Tensor& waveform, const LogMelConfi
   torch::Tensor power = PowerSpectrogram(waveform, config);
   if (config.drop_last_frame) power = power.slice(-1, 0, -1);
   const double f_max = config.f_max < 0 ? config.sample_rate / 2.0 : config.f_max;
-  const torch::Tensor fb = MelFilterbank(config.n_fft / 2 + 1, config.f_min, f_max, config.n_mels, config.sample_rate);
+  const torch::Tensor fb =
+      MelFilterbank(config.n_fft / 2 + 1, config.f_min, f_max, config.n_mels, config.sample_rate).to(power.device());
   torch::Tensor mel = torch::matmul(fb.t(), power);  // [.., n_mels, frames]
   if (config.log == "none") return mel;
   if (config.log == "log") return torch::log(torch::clamp_min(mel, config.floor));
@@ -95,8 +97,8 @@ torch::Tensor LogMelSpectrogram(const torch::Tensor& waveform, const LogMelConfi
   torch::Tensor peak;
   if (lengths.defined()) {
     if (!batched || lengths.numel() != logmel.size(0)) throw DataError("log-mel: lengths must be [B] for [B, T] input");
-    const auto frames = torch::arange(logmel.size(-1)).unsqueeze(0);
-    const auto valid = (lengths.to(torch::kInt64) / config.hop_length + 1 - (config.drop_last_frame ? 1 : 0))
+    const auto frames = torch::arange(logmel.size(-1), torch::TensorOptions().device(logmel.device())).unsqueeze(0);
+    const auto valid = (lengths.to(logmel.device(), torch::kInt64) / config.hop_length + 1 - (config.drop_last_frame ? 1 : 0))
                            .clamp_min(1)
                            .unsqueeze(1);
     const auto keep = (frames < valid).unsqueeze(1);  // [B, 1, frames]

@@ -16,6 +16,12 @@ bool RegisterCommand(CommandSpec spec) {
 
 const std::vector<CommandSpec>& Commands() { return Registry(); }
 
+void AddDeviceOption(CLI::App& app, std::string& device) {
+  app.add_option("--device", device,
+                 "where to compute: auto (a GPU when one is visible) | cpu | cuda | cuda:N (default: the config's "
+                 "device, else auto)");
+}
+
 RunFn DispatchNested(CLI::App& app, std::vector<std::pair<CLI::App*, RunFn>> nested) {
   app.require_subcommand(1);
   return [nested = std::move(nested)] {

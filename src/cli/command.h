@@ -22,6 +22,10 @@ struct CommandSpec {
 bool RegisterCommand(CommandSpec spec);
 const std::vector<CommandSpec>& Commands();
 
+// `--device auto|cpu|cuda|cuda:N` on a command that computes (fas/core/device.h); left empty when not given, so
+// that the config's `device:` applies.
+void AddDeviceOption(CLI::App& app, std::string& device);
+
 // For subcommands with subcommands of their own (`fas tokenizer train`): runs the one that was parsed.
 RunFn DispatchNested(CLI::App& app, std::vector<std::pair<CLI::App*, RunFn>> nested);
 

@@ -1,5 +1,5 @@
-// `fas doctor`: what this machine gives the framework (LibTorch and its CUDA, BLAS and OpenMP runtime, threads,
-// allocator, optional tools).
+// `fas doctor`: what this machine gives the framework (LibTorch and its CUDA, the GPUs and what they compute,
+// BLAS and OpenMP runtime, threads, allocator, optional tools).
 #include <torch/torch.h>
 
 #include <chrono>
@@ -13,6 +13,8 @@
 #include <set>
 
 #include "command.h"
+#include "fas/core/device.h"
+#include "fas/core/gpu_info.h"
 #include "fas/core/runtime.h"
 #include "fas/text/sentencepiece.h"
 
@@ -91,6 +93,39 @@ double MeasureMatmulGflops(int n) {
   return 2.0 * n * n * n / times[times.size() / 2] / 1e9;
 }
 
+// bf16 n x n x n matmuls on a GPU in TFLOP/s: the median of 10 timed runs after warm-up (clocks, cuBLAS's choice
+// of kernel). Random normal inputs: zeros would let the tensor cores idle at a power no real model sees.
+double MeasureGpuMatmulTflops(const torch::Device& device, int n) {
+  torch::NoGradGuard no_grad;
+  const auto options = torch::TensorOptions().dtype(torch::kBFloat16).device(device);
+  auto a = torch::randn({n, n}, options), b = torch::randn({n, n}, options);
+  auto c = torch::matmul(a, b);
+  for (int i = 0; i < 3; ++i) torch::matmul_out(c, a, b);
+  fas::SynchronizeDevice(device);
+  std::vector<double> times;
+  for (int i = 0; i < 10; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    torch::matmul_out(c, a, b);
+    fas::SynchronizeDevice(device);
+    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(times.begin(), times.end());
+  return 2.0 * n * n * n / times[times.size() / 2] / 1e12;
+}
+
+std::string Gib(int64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.1f GiB", static_cast<double>(bytes) / (1 << 30));
+  return buf;
+}
+
+// The first line of an exception's message (LibTorch's carry a C++ backtrace after it).
+std::string FirstLine(const std::exception& e) {
+  std::string msg = e.what();
+  if (const auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
+  return msg;
+}
+
 std::string Which(const std::string& tool) {
   const char* path = std::getenv("PATH");
   std::stringstream ss(path ? path : "/usr/bin:/bin");
@@ -117,7 +152,33 @@ fas::cli::RunFn Setup(CLI::App& app) {
                            (setting("USE_CUDA") == "ON"
                                 ? "CUDA " + setting("CUDA_VERSION") + ", cuDNN " + setting("CUDNN_VERSION") + ")"
                                 : std::string("CPU only)")));
-    Report("gpus visible", std::to_string(torch::cuda::device_count()));
+    if (fas::CudaBuild()) {
+      // What the loader really loaded, which can differ from what LibTorch was built with.
+      const fas::CudaVersions v = fas::LoadedCudaVersions();
+      const auto or_none = [](const std::string& version, const char* none) {
+        return version.empty() ? std::string(none) : version;
+      };
+      Report("cuda runtime", or_none(v.runtime, "not loaded"));
+      Report("cuda driver", or_none(v.driver, "none (no NVIDIA driver loaded)"));
+      Report("cudnn", or_none(v.cudnn, "not loaded"));
+      Report("nccl", or_none(v.nccl, "not loaded"));
+    }
+    const std::vector<fas::GpuInfo> gpus = fas::ListGpus();
+    Report("gpus", gpus.empty() ? std::string("none visible") : std::to_string(gpus.size()) + " visible");
+    for (const fas::GpuInfo& g : gpus) {
+      Report("gpu " + std::to_string(g.index), g.name + ", " + Gib(g.total_bytes) + " (" + Gib(g.free_bytes) +
+                                                   " free), compute capability " + std::to_string(g.major) + "." +
+                                                   std::to_string(g.minor) + ", " +
+                                                   std::to_string(g.multiprocessors) + " SMs");
+    }
+    const torch::Device device = fas::ResolveDevice("auto");
+    Report("device (auto)", fas::DescribeDevice(device));
+    if (fas::CudaBuild()) {
+      // LibTorch's own setting in this process; a run turns TF32 on where train.tf32 is true (the default).
+      const auto on = [](bool b) { return b ? "on" : "off"; };
+      Report("tf32", std::string("matmul ") + on(at::globalContext().allowTF32CuBLAS()) + ", cuDNN " +
+                         on(at::globalContext().allowTF32CuDNN()) + " (runs: train.tf32, default on)");
+    }
     Report("intra-op threads", std::to_string(fas::IntraOpThreads()) + " (cores available: " +
                                    std::to_string(fas::AvailableCores()) + ")");
     Report("allocator", fas::AllocatorTuned() ? "tuned (M_MMAP_MAX=0, M_TRIM_THRESHOLD=2^31-1)" : "glibc default");
@@ -135,6 +196,17 @@ fas::cli::RunFn Setup(CLI::App& app) {
     char buf[96];
     std::snprintf(buf, sizeof(buf), "%.1f GFLOP/s (%dx%d float32, median of 5)", gflops, *size, *size);
     Report("matmul", buf);
+    if (device.is_cuda()) {
+      constexpr int kGpuMatmulSize = 8192;
+      try {
+        const double tflops = MeasureGpuMatmulTflops(device, kGpuMatmulSize);
+        std::snprintf(buf, sizeof(buf), "%.1f TFLOP/s (%dx%d bfloat16 on %s, median of 10)", tflops, kGpuMatmulSize,
+                      kGpuMatmulSize, device.str().c_str());
+        Report("gpu matmul", buf);
+      } catch (const std::exception& e) {
+        Report("gpu matmul", "not measured: " + FirstLine(e));
+      }
+    }
     std::string spm;
     try {
       spm = fas::SentencePieceShimPath();
@@ -152,6 +224,7 @@ fas::cli::RunFn Setup(CLI::App& app) {
 }
 
 const bool kRegistered = fas::cli::RegisterCommand(
-    {"doctor", "report LibTorch, BLAS, threads, allocator and the optional tools this machine has", Setup});
+    {"doctor", "report LibTorch, CUDA and the GPUs, BLAS, threads, allocator and the optional tools this machine has",
+     Setup});
 
 }  // namespace

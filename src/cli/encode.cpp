@@ -16,6 +16,7 @@
 #include "command.h"
 #include "fas/audio/audio.h"
 #include "fas/config/binder.h"
+#include "fas/core/device.h"
 #include "fas/core/error.h"
 #include "fas/encoders/text_encoder.h"
 #include "fas/encoders/wav2vec2.h"
@@ -29,7 +30,22 @@ struct EncodeRequest {
   bool hf_config = false;
   std::string weights;
   std::string input;
+  torch::Device device = torch::kCPU;
+  fas::Precision precision = fas::Precision::kFloat32;
 };
+
+// The encoder on the request's device; its forward under the request's precision (autocast: bf16 matmuls and
+// attention on float32 weights, norms and softmax in float32, as the feature store extracts).
+template <class Encoder, class... Inputs>
+fas::EncoderOutput RunOnDevice(Encoder& encoder, const EncodeRequest& request, const Inputs&... inputs) {
+  encoder->to(request.device);
+  encoder->eval();
+  c10::InferenceMode guard;
+  const fas::Autocast autocast(request.device, request.precision);
+  fas::EncoderOutput out = encoder->forward(fas::ToDevice(inputs, request.device)...);
+  fas::SynchronizeDevice(request.device);
+  return out;
+}
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -96,10 +112,8 @@ fas::EncoderOutput RunAcoustic(const EncodeRequest& request) {
   if (config.weights.empty()) throw fas::ConfigError("fas encode: no weights (give --weights or `weights:` in the config)");
   config.freeze = "all";
   auto encoder = fas::CreateAcousticEncoder(config);
-  encoder->eval();
   auto [waveform, lengths] = ReadWaveform(request.input);
-  c10::InferenceMode guard;
-  return encoder->forward(waveform, lengths);
+  return RunOnDevice(encoder, request, waveform, lengths);
 }
 
 // Token input: a safetensors file with `input_ids` [B, L] (int64 or int32) and optional `attention_mask` [B, L].
@@ -137,8 +151,7 @@ fas::EncoderOutput RunText(const EncodeRequest& request) {
   config.freeze = true;
   auto encoder = fas::CreateTextEncoder(config);
   auto [ids, mask] = ReadTokens(request.input);
-  c10::InferenceMode guard;
-  return encoder->forward(ids, mask);
+  return RunOnDevice(encoder, request, ids, mask);
 }
 
 fas::EncoderOutput RunWhisper(const EncodeRequest& request) {
@@ -153,8 +166,7 @@ fas::EncoderOutput RunWhisper(const EncodeRequest& request) {
   config.freeze = true;
   auto encoder = fas::CreateWhisperEncoder(config);
   auto [waveform, lengths] = ReadWaveform(request.input);
-  c10::InferenceMode guard;
-  return encoder->forward(waveform, lengths);
+  return RunOnDevice(encoder, request, waveform, lengths);
 }
 
 struct EncodeBackend {
@@ -183,7 +195,15 @@ fas::cli::RunFn Setup(CLI::App& app) {
       ->required()
       ->check(CLI::ExistingFile);
   app.add_option("--out", *out, "output safetensors")->required();
-  return [request, out] {
+  auto device = std::make_shared<std::string>("auto");
+  auto precision = std::make_shared<std::string>("fp32");
+  auto no_tf32 = std::make_shared<bool>(false);
+  app.add_option("--device", *device, "where to compute: auto (a GPU when one is visible) | cpu | cuda | cuda:N");
+  app.add_option("--precision", *precision, "fp32 | bf16 (autocast) | fp16 (autocast)");
+  app.add_flag("--no-tf32", *no_tf32, "on a GPU, float32 matmuls exact instead of on the TF32 tensor cores");
+  return [request, out, device, precision, no_tf32] {
+    request->device = fas::UseDevice(*device, "--device", -1, !*no_tf32);
+    request->precision = fas::ParsePrecision(*precision, "--precision");
     request->hf_config = EndsWith(request->config, ".json");
     const std::string type = ConfigType(request->config, request->hf_config);
     const EncodeBackend* backend = nullptr;
@@ -201,11 +221,15 @@ fas::cli::RunFn Setup(CLI::App& app) {
     const fas::EncoderOutput result = backend->run(*request);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     fas::NamedTensors tensors;
+    // Written as float32 whatever the precision, so that every reader compares like with like.
+    auto cpu = [](const torch::Tensor& t) {
+      return t.is_floating_point() ? t.to(torch::kCPU, torch::kFloat32) : t.to(torch::kCPU);
+    };
     for (size_t i = 0; i < result.hidden_states.size(); ++i) {
-      tensors.emplace_back("hidden_states." + std::to_string(i), result.hidden_states[i]);
+      tensors.emplace_back("hidden_states." + std::to_string(i), cpu(result.hidden_states[i]));
     }
-    tensors.emplace_back("last_hidden_state", result.last_hidden_state());
-    tensors.emplace_back("frame_lengths", result.lengths);
+    tensors.emplace_back("last_hidden_state", cpu(result.last_hidden_state()));
+    tensors.emplace_back("frame_lengths", cpu(result.lengths));
     fas::WriteSafeTensors(*out, tensors, {{"encoder", type}});
     const auto& last = result.last_hidden_state();
     std::printf("%s: %zu hidden states of [%lld, %lld, %lld] in %.3f s -> %s\n", type.c_str(),

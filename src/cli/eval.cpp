@@ -11,7 +11,7 @@ namespace {
 
 fas::cli::RunFn Setup(CLI::App& app) {
   struct Opts {
-    std::string run, manifest, name, label_map;
+    std::string run, manifest, name, label_map, device;
     bool skip_bad = false;
   };
   auto o = std::make_shared<Opts>();
@@ -22,7 +22,9 @@ fas::cli::RunFn Setup(CLI::App& app) {
                  "label map of the manifest's corpus (file or corpus name; default: the run's data.label_map; "
                  "none: no map)");
   app.add_flag("--skip-bad", o->skip_bad, "skip bad manifest lines and unusable audio: listed, counted, not scored");
+  fas::cli::AddDeviceOption(app, o->device);
   return [o] {
+    fas::UseRunDevice(o->run, o->device);
     const std::string name =
         o->name.empty() ? std::filesystem::path(o->manifest).stem().string() : o->name;
     const fas::EvalMetrics m = fas::EvaluateRun(o->run, o->manifest, name, o->label_map, o->skip_bad);

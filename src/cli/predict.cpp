@@ -8,7 +8,7 @@ namespace {
 
 fas::cli::RunFn Setup(CLI::App& app) {
   struct Opts {
-    std::string run;
+    std::string run, device;
     std::vector<std::string> files, texts;
     fas::TranscriberConfig asr;
   };
@@ -17,7 +17,9 @@ fas::cli::RunFn Setup(CLI::App& app) {
   app.add_option("files", o->files, "audio files")->required();
   app.add_option("--text", o->texts, "transcript of each file, in order (default: transcribed with --asr-backend)");
   app.add_option("--asr-backend", o->asr.backend, "transcription back-end for files without --text");
+  fas::cli::AddDeviceOption(app, o->device);
   return [o] {
+    fas::UseRunDevice(o->run, o->device);
     for (const auto& j : fas::PredictFiles(o->run, o->files, o->texts, o->asr)) std::cout << j.dump() << "\n";
   };
 }

@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "command.h"
+#include "fas/core/device.h"
 #include "fas/core/error.h"
 #include "fas/fusion/fusion.h"
 #include "fas/suite/suite.h"
@@ -44,6 +45,8 @@ RunFn Setup(CLI::App& app) {
   app.add_flag("--no-plots", *no_plots, "do not draw the PNG plots");
   app.add_option("--train-threads", *threads, "intra-op threads of each training process (default: all cores)");
   app.add_flag("--skip-bad", *skip_bad, "every run skips bad manifest lines and unreadable audio (listed, not scored)");
+  auto device = std::make_shared<std::string>();
+  AddDeviceOption(app, *device);
   return [=] {
     const auto start = std::chrono::steady_clock::now();
     std::vector<std::string> suite_sets = *sets;
@@ -84,6 +87,10 @@ RunFn Setup(CLI::App& app) {
     options.fas_binary = SelfExecutable();
     options.max_cells = *max_cells;
     if (*threads > 0) options.extra_args = {"--threads", std::to_string(*threads)};
+    if (!device->empty()) {
+      ValidateDeviceSpec(*device, "--device");
+      options.extra_args.insert(options.extra_args.end(), {"--device", *device});
+    }
     options.on_message = [&](const std::string& m) {
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       std::printf("[%6.0f s] %s\n", s, m.c_str());

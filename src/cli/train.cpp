@@ -6,6 +6,7 @@
 #include <iterator>
 
 #include "command.h"
+#include "fas/config/node.h"
 #include "fas/core/error.h"
 #include "fas/core/runtime.h"
 #include "fas/engine/run.h"
@@ -47,7 +48,7 @@ std::vector<std::string> WorkerArguments(int nproc) {
 fas::cli::RunFn Setup(CLI::App& app) {
   struct Opts {
     std::vector<std::string> configs, sets;
-    std::string run_dir;
+    std::string run_dir, device;
     bool resume = false, skip_bad = false;
     int nproc = 1;
   };
@@ -56,6 +57,7 @@ fas::cli::RunFn Setup(CLI::App& app) {
   app.add_option("--set", o->sets, "override a key: a.b.c=value (wins over files)");
   app.add_option("--run-dir", o->run_dir, "run directory (default: runs/NAME)");
   app.add_flag("--resume", o->resume, "continue the run in --run-dir from checkpoints/last");
+  fas::cli::AddDeviceOption(app, o->device);
   app.add_flag("--skip-bad", o->skip_bad, "skip bad manifest lines and unusable audio, listed and counted (= --set "
                                           "data.skip_bad=true)");
   app.add_option("--nproc", o->nproc,
@@ -63,21 +65,25 @@ fas::cli::RunFn Setup(CLI::App& app) {
                  "on each with RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT set, as torchrun does)")
       ->check(CLI::Range(1, 1024));
   return [o] {
-    if (o->nproc > 1) {
-      if (std::getenv("RANK") != nullptr || std::getenv("WORLD_SIZE") != nullptr) {
-        throw fas::ConfigError("--nproc starts its own workers, but RANK / WORLD_SIZE are already set (a launcher "
-                               "such as torchrun or srun started this process): drop --nproc");
-      }
-      fas::LaunchLocalWorkers(o->nproc, WorkerArguments(o->nproc));
-      return;
-    }
     if (o->skip_bad) o->sets.push_back("data.skip_bad=true");
+    if (!o->device.empty()) o->sets.push_back("device=" + o->device);
     if (o->configs.empty() && !(o->resume && !o->run_dir.empty())) {
       throw fas::ConfigError("fas train needs --config (or --run-dir DIR --resume to continue a run)");
     }
     const bool run_config = o->configs.empty();
     const std::vector<std::string> files = run_config ? std::vector<std::string>{o->run_dir + "/config.yaml"}
                                                       : o->configs;
+    if (o->nproc > 1) {
+      if (std::getenv("RANK") != nullptr || std::getenv("WORLD_SIZE") != nullptr) {
+        throw fas::ConfigError("--nproc starts its own workers, but RANK / WORLD_SIZE are already set (a launcher "
+                               "such as torchrun or srun started this process): drop --nproc");
+      }
+      // The launcher checks the GPUs before any worker starts: one a worker.
+      const fas::ConfigNode tree = fas::LoadConfigTree(files, o->sets);
+      const fas::ConfigNode* device = tree.Find("device");
+      fas::LaunchLocalWorkers(o->nproc, WorkerArguments(o->nproc), device != nullptr ? device->scalar : "auto");
+      return;
+    }
     const std::unique_ptr<fas::Task> task = fas::LoadTask(files, o->sets, run_config);
     const fas::TrainSummary s = fas::TrainRun(*task, {o->run_dir, o->resume, {}});
     if (fas::DistributedEnv::FromEnvironment().rank != 0) return;  // rank 0 reports for the group

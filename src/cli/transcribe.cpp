@@ -7,6 +7,7 @@
 #include "fas/asr/transcriber.h"
 #include "fas/asr/wer.h"
 #include "fas/config/binder.h"
+#include "fas/core/device.h"
 #include "fas/core/runtime.h"
 #include "fas/data/manifest.h"
 #include "fas/encoders/ctc_model.h"
@@ -45,7 +46,9 @@ fas::cli::RunFn Setup(CLI::App& app) {
   app.add_option("--model", ctc->model, "ctc back-end: model folder (config.json, model.safetensors, vocab.json)");
   app.add_option("--beam-width", ctc->beam_width, "ctc back-end: 1 = greedy, more = prefix beam search")
       ->check(CLI::PositiveNumber);
-  return [in, out, backend, files, sets, no_cache, skip_bad, ctc] {
+  auto device = std::make_shared<std::string>();
+  fas::cli::AddDeviceOption(app, *device);
+  return [in, out, backend, files, sets, no_cache, skip_bad, ctc, device] {
     fas::RegisterCtcTranscriber();
     auto config = files->empty() && sets->empty() ? fas::TranscriberConfig{}
                                                   : fas::LoadConfig<fas::TranscriberConfig>(*files, *sets);
@@ -56,6 +59,8 @@ fas::cli::RunFn Setup(CLI::App& app) {
       if (backend->empty()) config.backend = "ctc";
     }
     if (ctc->beam_width != 1) config.ctc.beam_width = ctc->beam_width;
+    // Only the CTC back-end computes with LibTorch; pocketsphinx decodes on the CPU whatever is asked.
+    if (config.backend == "ctc") fas::UseDevice(device->empty() ? "auto" : *device, "--device");
     fas::ManifestReadOptions read;
     read.skip_bad = *skip_bad;
     fas::Manifest manifest = fas::ReadManifest(*in, read);

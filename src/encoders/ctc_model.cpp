@@ -1,3 +1,4 @@
+#include "fas/core/device.h"
 #include "fas/encoders/ctc_model.h"
 
 #include <filesystem>
@@ -109,6 +110,7 @@ class CtcTranscriber : public Transcriber {
   explicit CtcTranscriber(const CtcTranscriberConfig& config)
       : config_(config), dir_(ResolveCtcModelDir(config.model)), model_(LoadCtcModel(dir_)),
         normalize_(ParseNormalization(model_->audio_normalize())) {
+    model_->to(ComputeDevice());
     model_->eval();
     std::string bytes;
     for (const char* f : {"config.json", "vocab.json", "model.safetensors"}) bytes += ReadBytes(dir_ + "/" + f);

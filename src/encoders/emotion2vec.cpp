@@ -2,6 +2,7 @@
 // modules.py, fairseq_modules.py), module for module. Children are registered under the published names, fairseq's
 // nn.Sequential indices included ("conv_layers.0.0" is a conv, "conv_layers.0.2.1" its LayerNorm), so the
 // converted checkpoint loads by name with no table of renames.
+#include "fas/encoders/kernels/gpu_attention.h"
 #include "fas/encoders/emotion2vec.h"
 
 #include <algorithm>
@@ -137,6 +138,17 @@ class AttentionImpl : public torch::nn::Module {
     auto qkv_out =
         torch::linear(x, qkv->weight, qkv->bias).reshape({b, n, 3, heads_, d / heads_}).permute({2, 0, 3, 1, 4});
     auto q = qkv_out[0] * scale_, k = qkv_out[1], v = qkv_out[2];
+    if (kernels::GpuAttention::Applies(q)) {
+      torch::Tensor bias = alibi;
+      if (key_padding.defined()) {
+        const auto padded = key_padding.view({b, 1, 1, n});
+        bias = bias.defined() ? bias.masked_fill(padded, -std::numeric_limits<float>::infinity())
+                              : torch::zeros(padded.sizes(), x.options().dtype(torch::kFloat32))
+                                    .masked_fill(padded, -std::numeric_limits<float>::infinity());
+      }
+      const auto o = kernels::GpuAttention::Run(q, k, v, bias, 1.0, 0.0);
+      return torch::linear(o.transpose(1, 2).reshape({b, n, d}), proj->weight, proj->bias);
+    }
     auto scores = torch::matmul(q, k.transpose(-2, -1));
     if (alibi.defined()) scores = scores.to(alibi.dtype()) + alibi;
     if (key_padding.defined()) {
@@ -292,8 +304,9 @@ torch::Tensor Emotion2VecEncoderImpl::FrameLengths(const torch::Tensor& sample_l
   return n;
 }
 
-EncoderOutput Emotion2VecEncoderImpl::forward(const torch::Tensor& waveform, const torch::Tensor& lengths,
+EncoderOutput Emotion2VecEncoderImpl::forward(const torch::Tensor& waveform_in, const torch::Tensor& lengths,
                                               Emotion2VecStages* stages) {
+  const torch::Tensor waveform = waveform_in.to(audio_->project_features->linear->weight.device());
   const torch::Tensor sample_lengths = SampleLengths("emotion2vec", waveform, lengths, config_.ReceptiveField());
   const int64_t b = waveform.size(0), t = waveform.size(1), min_len = sample_lengths.min().item<int64_t>();
   const auto dtype = audio_->project_features->linear->weight.scalar_type();

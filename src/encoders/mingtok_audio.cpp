@@ -1,5 +1,6 @@
 // MingTok-Audio's encoder, computing what the published vae_modules.Encoder (over transformers' Qwen2Model) and
 // AudioVAE.encode_latent compute, module for module; registered names are the published checkpoint's.
+#include "fas/encoders/kernels/gpu_attention.h"
 #include "fas/encoders/mingtok_audio.h"
 
 #include <cmath>
@@ -85,6 +86,11 @@ class AttentionImpl : public torch::nn::Module {
     const int64_t groups = heads_ / kv_heads_;
     k = k.repeat_interleave(groups, 1);
     v = v.repeat_interleave(groups, 1);
+    if (kernels::GpuAttention::Applies(q)) {
+      const auto o = kernels::GpuAttention::Run(q, k, v, allowed, 1.0 / std::sqrt(static_cast<double>(head_dim_)),
+                                                is_training() ? dropout_ : 0.0);
+      return o_proj(o.transpose(1, 2).reshape({B, T, heads_ * head_dim_}));
+    }
     auto scores = torch::matmul(q, k.transpose(-1, -2)) * (1.0 / std::sqrt(static_cast<double>(head_dim_)));
     scores = scores.masked_fill(~allowed, -std::numeric_limits<float>::infinity());
     auto probs = torch::softmax(scores, -1, torch::kFloat32).to(q.scalar_type());

@@ -1,3 +1,4 @@
+#include "fas/encoders/kernels/gpu_attention.h"
 #include "fas/encoders/text_encoder.h"
 
 #include <cmath>
@@ -61,6 +62,12 @@ class SelfAttentionImpl : public torch::nn::Module {
     const int64_t B = x.size(0), L = x.size(1), D = x.size(2), d = D / heads_;
     auto split = [&](const torch::Tensor& t) { return t.view({B, L, heads_, d}).transpose(1, 2); };
     auto q = split(query(x)), k = split(key(x)), v = split(value(x));
+    if (kernels::GpuAttention::Applies(q)) {
+      return kernels::GpuAttention::Run(q, k, v, additive_mask, 1.0 / std::sqrt(static_cast<double>(d)),
+                                        is_training() ? dropout_ : 0.0)
+          .transpose(1, 2)
+          .reshape({B, L, D});
+    }
     auto scores = torch::matmul(q, k.transpose(-1, -2)) / std::sqrt(static_cast<double>(d)) + additive_mask;
     auto probs = torch::dropout(torch::softmax(scores, -1), dropout_, is_training());
     return torch::matmul(probs, v).transpose(1, 2).reshape({B, L, D});

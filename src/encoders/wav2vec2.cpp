@@ -2,6 +2,7 @@
 // WavLMModel compute, module for module; names of registered submodules and parameters are theirs. Each module's
 // plain code is that reference; where a CPU speed route of fas/encoders/kernels/ applies (kernels auto, see
 // fas/encoders/kernels.h), the module hands its input to the route instead, first thing in its forward.
+#include "fas/encoders/kernels/gpu_attention.h"
 #include "fas/encoders/wav2vec2.h"
 
 #include <spdlog/spdlog.h>
@@ -231,6 +232,11 @@ class AttentionImpl : public torch::nn::Module {
     auto q = (Linear(q_proj, x) * p.scale()).view({b, t, heads_, head_dim_}).transpose(1, 2);
     auto k = Linear(k_proj, x).view({b, t, heads_, head_dim_}).transpose(1, 2);
     auto v = Linear(v_proj, x).view({b, t, heads_, head_dim_}).transpose(1, 2);
+    if (kernels::GpuAttention::Applies(q)) {
+      const auto out = kernels::GpuAttention::Run(q, k, v, kernels::JoinBiases(biases), 1.0,
+                                                  is_training() ? dropout_ : 0.0);
+      return Linear(out_proj, out.transpose(1, 2).reshape({b, t, d}));
+    }
     auto scores = kernels::AddBiases(torch::matmul(q, k.transpose(-2, -1)), biases);
     auto probs = torch::dropout(torch::softmax(scores, -1), dropout_, is_training());
     auto out = torch::matmul(probs, v).transpose(1, 2).reshape({b, t, d});
@@ -339,7 +345,8 @@ class TransformerEncoderImpl : public torch::nn::Module {
     torch::Tensor mask_bias;
     if (mask.defined()) {
       x = x * mask.unsqueeze(-1).to(x.dtype());  // padded frames enter the positional conv as zeros
-      mask_bias = torch::zeros(mask.sizes(), x.options())
+      // In float32 even under autocast: the lowest float is its padding value (HuggingFace's), and bf16 has no room.
+      mask_bias = torch::zeros(mask.sizes(), x.options().dtype(torch::kFloat32))
                       .masked_fill(mask.logical_not(), std::numeric_limits<float>::lowest())
                       .view({mask.size(0), 1, 1, mask.size(1)});
     }
@@ -452,7 +459,8 @@ torch::Tensor AcousticEncoderImpl::SpecAugment(const torch::Tensor& hidden, cons
   return out;
 }
 
-EncoderOutput AcousticEncoderImpl::forward(const torch::Tensor& waveform, const torch::Tensor& lengths) {
+EncoderOutput AcousticEncoderImpl::forward(const torch::Tensor& waveform_in, const torch::Tensor& lengths) {
+  const torch::Tensor waveform = waveform_in.to(feature_projection_->projection->weight.device());
   const torch::Tensor sample_lengths = SampleLengths("acoustic encoder", waveform, lengths, config_.ReceptiveField());
   const int64_t t = waveform.size(1), min_len = sample_lengths.min().item<int64_t>();
   torch::Tensor features;

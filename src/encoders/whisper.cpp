@@ -1,3 +1,4 @@
+#include "fas/encoders/kernels/gpu_attention.h"
 #include "fas/encoders/whisper.h"
 
 #include <algorithm>
@@ -38,6 +39,10 @@ class SelfAttentionImpl : public torch::nn::Module {
     const int64_t B = x.size(0), T = x.size(1), D = x.size(2), d = D / heads_;
     auto split = [&](const torch::Tensor& t) { return t.view({B, T, heads_, d}).transpose(1, 2); };
     auto q = split(q_proj(x) * std::pow(static_cast<double>(d), -0.5)), k = split(k_proj(x)), v = split(v_proj(x));
+    if (kernels::GpuAttention::Applies(q)) {
+      const auto o = kernels::GpuAttention::Run(q, k, v, additive_mask, 1.0, is_training() ? dropout_ : 0.0);
+      return out_proj(o.transpose(1, 2).reshape({B, T, D}));
+    }
     auto scores = torch::matmul(q, k.transpose(-1, -2));
     if (additive_mask.defined()) scores = scores + additive_mask;
     auto probs = torch::dropout(torch::softmax(scores, -1), dropout_, is_training());
@@ -220,7 +225,10 @@ std::pair<torch::Tensor, torch::Tensor> WhisperEncoderImpl::Features(const torch
   if (!waveform_in.defined() || waveform_in.dim() != 2) {
     throw DataError("whisper encoder: waveform must be a [batch, samples] tensor");
   }
-  auto waveform = waveform_in.to(torch::kCPU, torch::kFloat32);
+  // The log-mel is computed where the encoder's weights are (cuFFT on a GPU): a CPU STFT of a batch of 30 s
+  // windows would cost more than a GPU's encoder forward.
+  auto waveform = waveform_in.to(conv1->weight.device(), torch::kFloat32);
+  const auto on_device = torch::TensorOptions().dtype(torch::kFloat32).device(waveform.device());
   const int64_t B = waveform.size(0), T = waveform.size(1);
   auto lengths = lengths_in.defined() ? lengths_in.to(torch::kCPU, torch::kInt64)
                                       : torch::full({B}, T, torch::kInt64);
@@ -233,7 +241,7 @@ std::pair<torch::Tensor, torch::Tensor> WhisperEncoderImpl::Features(const torch
     // As HuggingFace's feature extractor: zeros after each utterance, the whole window through the log-mel
     // (its `max - 8` floor taken over the window).
     const int64_t W = config_.window_samples();
-    auto padded = torch::zeros({B, W}, torch::kFloat32);
+    auto padded = torch::zeros({B, W}, on_device);
     auto frames = torch::empty({B}, torch::kInt64);
     for (int64_t b = 0; b < B; ++b) {
       const int64_t n = std::min(lengths[b].item<int64_t>(), W);
@@ -250,7 +258,7 @@ std::pair<torch::Tensor, torch::Tensor> WhisperEncoderImpl::Features(const torch
     frames[b] = feats.back().size(1);
     longest = std::max(longest, feats.back().size(1));
   }
-  auto out = torch::zeros({B, config_.num_mel_bins, longest}, torch::kFloat32);
+  auto out = torch::zeros({B, config_.num_mel_bins, longest}, on_device);
   for (int64_t b = 0; b < B; ++b) out[b].slice(1, 0, feats[b].size(1)).copy_(feats[b]);
   return {out, frames};
 }
@@ -346,7 +354,8 @@ EncoderOutput WhisperEncoderImpl::ForwardFeatures(const torch::Tensor& features_
   auto mask = LengthMask(enc_lengths, T);
   torch::Tensor additive;
   if (!window) {
-    additive = (~mask).to(x.scalar_type()).mul(std::numeric_limits<float>::lowest()).unsqueeze(1).unsqueeze(2);
+    // In float32 even under autocast: the lowest float is the padding value, and bf16 has no room for it.
+    additive = (~mask).to(torch::kFloat32).mul(std::numeric_limits<float>::lowest()).unsqueeze(1).unsqueeze(2);
   }
   EncoderOutput out;
   for (const auto& layer : *layers) {

@@ -1,9 +1,12 @@
 #include "fas/engine/adamw.h"
 
 #include <ATen/Parallel.h>
+#include <ATen/ops/_fused_adamw.h>
 
 #include <cmath>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "adamw_kernel.h"
 #include "fas/core/error.h"
@@ -55,6 +58,59 @@ void UpdateParameter(torch::Tensor& p, const torch::Tensor& grad, torch::Tensor&
   if (!vc.is_same(exp_avg_sq)) exp_avg_sq.copy_(vc);
 }
 
+// The parameters of one group on one GPU that share a dtype and a step count: one launch of ATen's fused kernel.
+struct DeviceBatch {
+  torch::Device device;
+  torch::ScalarType dtype;
+  int64_t step;
+  std::vector<torch::Tensor> params, grads, exp_avgs, exp_avg_sqs;
+};
+
+bool SameLayout(const torch::Tensor& t, const torch::Tensor& p) {
+  return t.device() == p.device() && t.scalar_type() == p.scalar_type() && t.sizes() == p.sizes() &&
+         t.strides() == p.strides();
+}
+
+// ATen's fused kernel wants the parameter, its gradient and its moments alike in device, dtype, sizes and
+// strides; a tensor that differs (a gradient of another layout, moments from elsewhere) is copied into the
+// parameter's layout.
+torch::Tensor Like(const torch::Tensor& t, const torch::Tensor& p) {
+  return SameLayout(t, p) ? t : torch::empty_like(p, torch::MemoryFormat::Preserve).copy_(t);
+}
+
+void Enqueue(std::vector<DeviceBatch>& batches, torch::Tensor& p, const torch::Tensor& grad,
+             torch::optim::AdamWParamState& s) {
+  if (!p.is_non_overlapping_and_dense()) {
+    throw Error("FusedAdamW: a GPU parameter of shape " + c10::str(p.sizes()) +
+                " is a view with gaps; parameters must own dense storage");
+  }
+  s.exp_avg(Like(s.exp_avg(), p));
+  s.exp_avg_sq(Like(s.exp_avg_sq(), p));
+  DeviceBatch* batch = nullptr;
+  for (auto& b : batches) {
+    if (b.device == p.device() && b.dtype == p.scalar_type() && b.step == s.step()) batch = &b;
+  }
+  if (batch == nullptr) batch = &batches.emplace_back(DeviceBatch{p.device(), p.scalar_type(), s.step(), {}, {}, {}, {}});
+  batch->params.push_back(p);
+  batch->grads.push_back(Like(grad, p));
+  batch->exp_avgs.push_back(s.exp_avg());
+  batch->exp_avg_sqs.push_back(s.exp_avg_sq());
+}
+
+// ATen's kernel takes the step already counted (a float32 tensor on the device, read not written), applies
+// p -= lr wd p, the moments, and the bias corrections of that step as the CPU kernel does; a gradient scale
+// reaches it as a divisor (the gradient is divided in place).
+void Launch(DeviceBatch& b, const torch::optim::AdamWOptions& o, double grad_scale) {
+  const auto on_device = torch::TensorOptions().dtype(torch::kFloat32).device(b.device);
+  const torch::Tensor step = torch::full({}, static_cast<double>(b.step), on_device);
+  const std::vector<torch::Tensor> steps(b.params.size(), step);
+  std::optional<torch::Tensor> divisor;
+  if (grad_scale != 1.0) divisor = torch::full({}, 1.0 / grad_scale, on_device);
+  const auto [beta1, beta2] = o.betas();
+  at::_fused_adamw_(b.params, b.grads, b.exp_avgs, b.exp_avg_sqs, /*max_exp_avg_sqs=*/{}, steps, o.lr(), beta1, beta2,
+                    o.weight_decay(), o.eps(), /*amsgrad=*/false, /*maximize=*/false, divisor, std::nullopt);
+}
+
 }  // namespace
 
 torch::Tensor FusedAdamW::step(LossClosure closure) {
@@ -68,6 +124,7 @@ torch::Tensor FusedAdamW::step(LossClosure closure) {
     const auto& o = static_cast<const torch::optim::AdamWOptions&>(group.options());
     if (o.amsgrad()) throw ConfigError("FusedAdamW does not implement amsgrad");
     const auto [beta1, beta2] = o.betas();
+    std::vector<DeviceBatch> on_gpus;
     for (auto& p : group.params()) {
       if (!p.grad().defined()) continue;
       // The same key, state type and initialisation as torch::optim::AdamW (its save / load use them).
@@ -82,6 +139,10 @@ torch::Tensor FusedAdamW::step(LossClosure closure) {
       }
       auto& s = static_cast<torch::optim::AdamWParamState&>(*it->second);
       s.step(s.step() + 1);
+      if (p.is_cuda()) {
+        Enqueue(on_gpus, p, p.grad(), s);
+        continue;
+      }
       const double bias_correction1 = 1 - std::pow(beta1, static_cast<double>(s.step()));
       const double bias_correction2 = 1 - std::pow(beta2, static_cast<double>(s.step()));
       const Update u{grad_scale_,
@@ -93,6 +154,7 @@ torch::Tensor FusedAdamW::step(LossClosure closure) {
                      o.lr() / bias_correction1};
       UpdateParameter(p, p.grad(), s.exp_avg(), s.exp_avg_sq(), u);
     }
+    for (auto& b : on_gpus) Launch(b, o, grad_scale_);
   }
   return loss;
 }

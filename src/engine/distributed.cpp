@@ -1,5 +1,12 @@
 #include "fas/engine/distributed.h"
 
+// LibTorch's CMake config defines USE_C10D_NCCL where its CUDA build has NCCL; ProcessGroupNCCL.hpp declares
+// nothing without it.
+#if defined(FAS_CUDA) && defined(USE_C10D_NCCL)
+#define FAS_NCCL 1
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -12,6 +19,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "fas/core/device.h"
 #include "fas/core/error.h"
 #include "fas/core/process.h"
 
@@ -67,11 +75,41 @@ DistributedEnv DistributedEnv::FromEnvironment() {
 }
 
 struct DataParallel::Impl {
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
+  c10::intrusive_ptr<c10d::Backend> group;
 };
 
-DataParallel::DataParallel(const DistributedEnv& env, std::chrono::milliseconds timeout, int64_t bucket_bytes)
-    : env_(env), bucket_bytes_(bucket_bytes), timeout_(timeout), impl_(std::make_unique<Impl>()) {
+#ifdef FAS_NCCL
+namespace {
+
+c10::intrusive_ptr<c10d::Backend> NcclGroup(const c10::intrusive_ptr<c10d::Store>& store, const DistributedEnv& env,
+                                            const torch::Device& device, std::chrono::milliseconds timeout) {
+  // Blocking wait: a collective that times out or loses a peer throws from Work::wait on this thread, so the
+  // rank ends with the one error line below. Without it NCCL's watchdog thread races the wait for the same
+  // timeout and, when it wins, aborts the process. A value the user set is kept.
+  setenv("TORCH_NCCL_BLOCKING_WAIT", "1", /*overwrite=*/0);
+  auto options = c10d::ProcessGroupNCCL::Options::create();
+  options->timeout = timeout;
+  auto group = c10::make_intrusive<c10d::ProcessGroupNCCL>(store, env.rank, env.world_size, options);
+  // Bound to this rank's GPU, the communicator forms now (inside the rendezvous's error handling), not at the
+  // first collective.
+  group->setBoundDeviceId(device);
+  group->eagerConnectSingleDevice(device);
+  return group;
+}
+
+}  // namespace
+#endif
+
+DataParallel::DataParallel(const DistributedEnv& env, torch::Device device, std::chrono::milliseconds timeout,
+                           int64_t bucket_bytes)
+    : env_(env), device_(device), bucket_bytes_(bucket_bytes), timeout_(timeout), impl_(std::make_unique<Impl>()) {
+#ifndef FAS_NCCL
+  if (device_.is_cuda()) {
+    throw ConfigError("data-parallel training on " + device_.str() + " needs NCCL, but this fas was built against "
+                      "a LibTorch without it (CPU only, or CUDA without NCCL); rebuild with the CUDA wheel "
+                      "scripts/setup.sh installs, or use device: cpu");
+  }
+#endif
   Check("rendezvous at " + env.master_addr + ":" + std::to_string(env.master_port), [&] {
     c10d::TCPStoreOptions store_options;
     store_options.port = static_cast<uint16_t>(env.master_port);
@@ -79,6 +117,12 @@ DataParallel::DataParallel(const DistributedEnv& env, std::chrono::milliseconds 
     store_options.numWorkers = env.world_size;
     store_options.timeout = timeout;
     auto store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, store_options);
+#ifdef FAS_NCCL
+    if (device_.is_cuda()) {
+      impl_->group = NcclGroup(store, env, device_, timeout);
+      return;
+    }
+#endif
     auto options = c10d::ProcessGroupGloo::Options::create(timeout);
     // The device binds to the address this host uses to reach the master: loopback for one machine.
     options->devices.push_back(env.master_addr == "127.0.0.1" || env.master_addr == "localhost"
@@ -88,13 +132,28 @@ DataParallel::DataParallel(const DistributedEnv& env, std::chrono::milliseconds 
   });
 }
 
-DataParallel::~DataParallel() = default;
+DataParallel::~DataParallel() {
+  if (!impl_->group) return;
+  // NCCL's communicators are finalised on a normal exit (Gloo has nothing to do); after a failed collective the
+  // peers may be gone, so they are aborted instead of waited for.
+  try {
+    if (failed_) {
+      impl_->group->abort();
+    } else {
+      impl_->group->shutdown();
+    }
+  } catch (const std::exception& e) {
+    spdlog::warn("data-parallel group shut down with an error on rank {}: {}", env_.rank, e.what());
+  }
+}
 
 void DataParallel::Check(const std::string& what, const std::function<void()>& op) {
   try {
     op();
   } catch (const std::exception& e) {
-    // Gloo reports a dead peer as a closed connection or a timeout; either way this rank cannot go on.
+    failed_ = true;
+    // Gloo and NCCL report a dead peer as a closed connection, a communicator error or a timeout; either way this
+    // rank cannot go on.
     std::string msg = e.what();
     if (const auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
     throw Error("data-parallel " + what + " failed on rank " + std::to_string(env_.rank) + " of " +
@@ -107,15 +166,16 @@ void DataParallel::Broadcast(const std::vector<torch::Tensor>& tensors) {
   torch::NoGradGuard no_grad;
   Check("broadcast", [&] {
     for (const auto& t : tensors) {
-      std::vector<at::Tensor> one{t.detach()};
+      std::vector<at::Tensor> one{ToDevice(t.detach(), device_)};
       impl_->group->broadcast(one)->wait(timeout_);
+      if (t.device() != device_) t.detach().copy_(one[0]);
     }
   });
 }
 
 void DataParallel::SumGradients(const std::vector<torch::Tensor>& params) {
   torch::NoGradGuard no_grad;
-  // Buckets of consecutive parameters up to bucket_bytes: few, large messages (Gloo's cost is per message).
+  // Buckets of consecutive parameters up to bucket_bytes: few, large messages (the cost is per message).
   std::vector<std::vector<torch::Tensor>> buckets(1);
   int64_t bytes = 0;
   for (const auto& p : params) {
@@ -134,7 +194,10 @@ void DataParallel::SumGradients(const std::vector<torch::Tensor>& params) {
     for (auto& bucket : buckets) {
       if (bucket.empty()) continue;
       std::vector<torch::Tensor> grads;
-      for (auto& p : bucket) grads.push_back(p.grad().defined() ? p.grad().reshape(-1) : torch::zeros({p.numel()}));
+      for (auto& p : bucket) {
+        grads.push_back(p.grad().defined() ? ToDevice(p.grad(), device_).reshape(-1)
+                                           : torch::zeros({p.numel()}, p.options().device(device_)));
+      }
       flats.push_back({torch::cat(grads)});
       works.push_back(impl_->group->allreduce(flats.back()));
     }
@@ -149,7 +212,7 @@ void DataParallel::SumGradients(const std::vector<torch::Tensor>& params) {
         if (p.grad().defined()) {
           p.mutable_grad().copy_(g);
         } else {
-          p.mutable_grad() = g.clone();
+          p.mutable_grad() = g.to(p.device(), /*non_blocking=*/false, /*copy=*/true);
         }
         offset += p.numel();
       }
@@ -160,21 +223,28 @@ void DataParallel::SumGradients(const std::vector<torch::Tensor>& params) {
 
 void DataParallel::AllReduceSum(torch::Tensor& t) {
   Check("metric all-reduce", [&] {
-    std::vector<at::Tensor> one{t};
+    std::vector<at::Tensor> one{ToDevice(t, device_)};
     impl_->group->allreduce(one)->wait(timeout_);
+    if (t.device() != device_) t.copy_(one[0]);
   });
 }
 
 void DataParallel::Barrier() {
   Check("barrier", [&] {
     // A one-element all-reduce rather than ProcessGroup::barrier, so the configured timeout applies.
-    std::vector<at::Tensor> one{torch::zeros({1})};
+    std::vector<at::Tensor> one{torch::zeros({1}, torch::TensorOptions().device(device_))};
     impl_->group->allreduce(one)->wait(timeout_);
   });
 }
 
-int LaunchLocalWorkers(int nproc, const std::vector<std::string>& worker_argv) {
+int LaunchLocalWorkers(int nproc, const std::vector<std::string>& worker_argv, const std::string& device) {
   if (nproc < 1) throw ConfigError("--nproc must be at least 1");
+  if (nproc > 1 && device.rfind("cuda:", 0) == 0) {
+    throw ConfigError("device: '" + device + "' puts every worker of --nproc " + std::to_string(nproc) +
+                      " on one GPU; use cuda (worker k on GPU k) or auto");
+  }
+  // Worker k computes on GPU k (ResolveDevice's local rank): the last worker's GPU must exist.
+  ResolveDevice(device, "device", nproc - 1);
   const int port = FreePort();
   spdlog::info("launching {} local workers (MASTER_ADDR=127.0.0.1, MASTER_PORT={})", nproc, port);
   // A stop asked of the launcher (Ctrl-C, SIGTERM from a job scheduler) is passed on to every worker, which saves

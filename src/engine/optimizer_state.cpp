@@ -44,6 +44,11 @@ void Check(const torch::Tensor& state, const torch::Tensor& param, const std::st
   }
 }
 
+torch::Tensor OnParameter(const torch::Tensor& state, const torch::Tensor& param) {
+  torch::NoGradGuard no_grad;
+  return torch::empty_like(param, torch::MemoryFormat::Preserve).copy_(state);
+}
+
 }  // namespace
 
 void SaveOptimizerState(const torch::optim::AdamW& optimizer, const std::string& path) {
@@ -55,7 +60,7 @@ void SaveOptimizerState(const torch::optim::AdamW& optimizer, const std::string&
 void LoadOptimizerState(torch::optim::AdamW& optimizer, const std::string& path) {
   torch::serialize::InputArchive archive;
   try {
-    archive.load_from(path);
+    archive.load_from(path, torch::Device(torch::kCPU));  // a GPU run's file reads on any machine
   } catch (const c10::Error& e) {
     throw IoError("cannot read the optimiser state '" + path + "': " + e.what_without_backtrace());
   }
@@ -95,8 +100,12 @@ void LoadOptimizerState(torch::optim::AdamW& optimizer, const std::string& path)
         if (!name.isString()) throw Error("optimiser state '" + path + "': parameter names are not text");
         auto it = saved.find(ParseKey(name.toStringRef(), path));
         if (it == saved.end() || !it->second) continue;  // no step taken for it yet
-        Check(it->second->exp_avg(), params[i], "exp_avg", g, i, path);
-        Check(it->second->exp_avg_sq(), params[i], "exp_avg_sq", g, i, path);
+        auto& s = *it->second;
+        Check(s.exp_avg(), params[i], "exp_avg", g, i, path);
+        Check(s.exp_avg_sq(), params[i], "exp_avg_sq", g, i, path);
+        // The archive holds CPU tensors; the moments go where their parameter is, in its layout.
+        s.exp_avg(OnParameter(s.exp_avg(), params[i]));
+        s.exp_avg_sq(OnParameter(s.exp_avg_sq(), params[i]));
         restored.emplace_back(params[i].unsafeGetTensorImpl(), std::move(it->second));
       }
       torch::serialize::InputArchive saved_options;

@@ -6,10 +6,12 @@
 #include <filesystem>
 #include <memory>
 
+#include "fas/core/device.h"
 #include "fas/core/error.h"
 #include "fas/core/log.h"
 #include "fas/core/runtime.h"
 #include "fas/engine/checkpoint_folder.h"
+#include "fas/engine/determinism.h"
 #include "fas/eval/run_info.h"
 #include "fas/io/safetensors.h"
 #include "fas/engine/distributed.h"
@@ -35,6 +37,7 @@ TrainSummary TrainRun(Task& task, const TrainRunOptions& options) {
   run.resume = options.resume;
   // The group forms first, so that a missing peer fails the run before any file is written.
   const DistributedEnv env = DistributedEnv::FromEnvironment();
+  UseDevice(task.device(), "device", env.enabled() ? env.local_rank : -1, task.train_config().tf32);
   std::unique_ptr<DataParallel> parallel;
   if (env.enabled()) {
     if (!task.supports_data_parallel()) {
@@ -44,7 +47,8 @@ TrainSummary TrainRun(Task& task, const TrainRunOptions& options) {
     spdlog::info("data-parallel rank {} of {} (local rank {}), rendezvous at {}:{}", env.rank, env.world_size,
                  env.local_rank, env.master_addr, env.master_port);
     parallel = std::make_unique<DataParallel>(
-        env, std::chrono::milliseconds(static_cast<int64_t>(task.train_config().distributed_timeout * 1000.0)));
+        env, ComputeDevice(),
+        std::chrono::milliseconds(static_cast<int64_t>(task.train_config().distributed_timeout * 1000.0)));
     // One log: the other ranks say only what goes wrong.
     if (env.rank != 0) spdlog::set_level(spdlog::level::warn);
   }
@@ -68,6 +72,7 @@ TrainSummary TrainRun(Task& task, const TrainRunOptions& options) {
   }
   const TrainConfig& given = task.train_config();
   if (given.threads > 0) InitRuntime({given.threads});
+  if (given.deterministic) UseDeterministicKernels();  // before Prepare, whose feature extraction may use cuBLAS
   SeedEverything(task.seed());
 
   task.Prepare(run);
@@ -113,7 +118,10 @@ TrainSummary TrainRun(Task& task, const TrainRunOptions& options) {
   const std::string checkpoint = CheckpointForEval(run.run_dir);
   objective.LoadWeights(checkpoint + "/model.safetensors");
   spdlog::info("evaluating {}", checkpoint);
-  task.EvaluateFinal(run);
+  {
+    const Autocast autocast(ComputeDevice(), ParsePrecision(tc.precision, "train.precision"));
+    task.EvaluateFinal(run);
+  }
   return summary;
 }
 

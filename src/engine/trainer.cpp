@@ -1,5 +1,6 @@
 #include "fas/engine/trainer.h"
 
+#include <c10/util/Exception.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -14,8 +15,10 @@
 #include "fas/io/json_value.h"
 #include "fas/engine/adamw.h"
 #include "fas/engine/checkpoint_folder.h"
+#include "fas/engine/determinism.h"
 #include "fas/engine/distributed.h"
 #include "fas/engine/early_stopping.h"
+#include "fas/engine/grad_scaler.h"
 #include "fas/engine/metrics_log.h"
 #include "fas/engine/optimizer_state.h"
 #include "fas/engine/rng_state.h"
@@ -36,6 +39,26 @@ using Clock = std::chrono::steady_clock;
 
 double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+std::string FirstLine(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+// Runs `f` (a forward or backward pass, an evaluation), turning LibTorch's out-of-memory error and its refusal
+// of an op without a deterministic kernel into one line that says where it happened and what to change.
+template <class F>
+auto Guarded(F&& f, Precision precision, const std::function<std::string()>& where) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const c10::OutOfMemoryError&) {
+    throw Error(std::string(ComputeDevice().is_cuda() ? "GPU out" : "Out") + " of memory " + where() +
+                ": lower data.batch_size (or data.max_batch_seconds), raising train.accumulation to keep the global "
+                "batch" + (precision == Precision::kFloat32 ? ", or use train.precision: bf16" : ""));
+  } catch (const c10::Error& e) {
+    if (!IsDeterminismError(e.what_without_backtrace())) throw;
+    throw ConfigError("train.deterministic: " + FirstLine(e.what_without_backtrace()) +
+                      "; set train.deterministic: false to train this model (its results then vary in the last "
+                      "bits between runs)");
+  }
 }
 
 std::string ReadText(const std::string& path) {
@@ -70,6 +93,7 @@ struct Trainer::State {
 Trainer::Trainer(TrainConfig config, TrainObjective& objective, TrainerOptions options)
     : config_(std::move(config)), objective_(objective), options_(std::move(options)) {
   config_.Validate();
+  precision_ = ParsePrecision(config_.precision, "train.precision");
 }
 
 Trainer::~Trainer() = default;
@@ -110,11 +134,12 @@ void Trainer::SetLearningRates(double factor) {
 }
 
 // One optimizer step over `micro` batches: the gradient is that of the mean loss over all their examples (over
-// every rank's examples in data-parallel training). Returns false when the step was skipped (a non-finite loss or
-// gradient, on any rank).
-bool Trainer::Step(int64_t micro, double& loss_out, double& grad_norm_out, int64_t& examples_out) {
+// every rank's examples in data-parallel training). Says whether the step was applied or skipped (a non-finite loss
+// or gradient on any rank; under fp16 a non-finite gradient is an overflow for the loss scaler).
+Trainer::StepOutcome Trainer::Step(int64_t micro, double& loss_out, double& grad_norm_out, int64_t& examples_out) {
   const State& s = *state_;
   for (auto& p : params_) p.mutable_grad() = torch::Tensor();
+  const double loss_scale = scaler_ ? scaler_->scale() : 1.0;
   double loss_sum = 0;
   int64_t examples = 0;
   bool finite = true;
@@ -124,7 +149,16 @@ bool Trainer::Step(int64_t micro, double& loss_out, double& grad_norm_out, int64
     const int64_t local = s.batch_in_epoch + i;
     const int64_t global = options_.parallel ? local * options_.parallel->world_size() + rank() : local;
     torch::manual_seed(DeriveSeed(options_.seed, "batch/" + std::to_string(s.epoch) + "/" + std::to_string(global)));
-    std::optional<BatchLoss> b = objective_.NextBatch();
+    std::optional<BatchLoss> b = Guarded(
+        [&] {
+          const Autocast autocast(ComputeDevice(), precision_);
+          return objective_.NextBatch();
+        },
+        precision_,
+        [&] {
+          return "at step " + std::to_string(s.step + 1) + " in the forward pass of batch " + std::to_string(local) +
+                 " of epoch " + std::to_string(s.epoch);
+        });
     if (!b) break;
     const double value = b->loss.item<double>();
     examples += b->examples;
@@ -133,7 +167,10 @@ bool Trainer::Step(int64_t micro, double& loss_out, double& grad_norm_out, int64
     if (!finite) continue;
     loss_sum += value * static_cast<double>(b->examples);
     RECORD_FUNCTION("fas::backward", std::vector<c10::IValue>());
-    (b->loss * static_cast<double>(b->examples)).backward();
+    Guarded([&] { (b->loss * (static_cast<double>(b->examples) * loss_scale)).backward(); }, precision_, [&] {
+      return "at step " + std::to_string(s.step + 1) + " in the backward pass of a batch of " +
+             std::to_string(b->examples) + " examples";
+    });
   }
   if (options_.parallel != nullptr) {
     // One small all-reduce agrees on the step: total loss and examples, whether any rank saw a non-finite value,
@@ -152,23 +189,24 @@ bool Trainer::Step(int64_t micro, double& loss_out, double& grad_norm_out, int64
   grad_norm_out = std::nan("");
   if (!finite || examples == 0) {
     loss_out = std::nan("");
-    return false;
+    return StepOutcome::kNonFinite;
   }
   if (options_.parallel != nullptr) options_.parallel->SumGradients(params_);
   std::vector<torch::Tensor> grads;
   for (auto& p : params_) {
     if (p.grad().defined()) grads.push_back(p.grad());
   }
-  // The gradients hold sums over the step's examples; the mean and the clipping factor are one scale that the
-  // optimiser applies as it reads them, instead of two passes rescaling every gradient tensor in place.
-  const double mean = 1.0 / static_cast<double>(examples);
+  // The gradients hold sums over the step's examples times the loss scale; the mean, the unscaling and the
+  // clipping factor are one scale that the optimiser applies as it reads them, instead of passes rescaling every
+  // gradient tensor in place. The norm is the unscaled gradient's, so clipping sees what it would in float32.
+  const double unscale = 1.0 / static_cast<double>(examples) / loss_scale;
   const double norm = [&] {
     RECORD_FUNCTION("fas::grad_norm", std::vector<c10::IValue>());  // a span for bench --profile
-    return std::sqrt(SquaredNorm(grads)) * mean;
+    return std::sqrt(SquaredNorm(grads)) * unscale;
   }();
   grad_norm_out = norm;
-  if (!std::isfinite(norm)) return false;
-  double scale = mean;
+  if (!std::isfinite(norm)) return scaler_ ? StepOutcome::kOverflow : StepOutcome::kNonFinite;
+  double scale = unscale;
   if (config_.grad_clip > 0 && norm > config_.grad_clip) {
     scale *= config_.grad_clip / (norm + 1e-6);  // as torch.nn.utils.clip_grad_norm_
   }
@@ -176,7 +214,7 @@ bool Trainer::Step(int64_t micro, double& loss_out, double& grad_norm_out, int64
   RECORD_FUNCTION("fas::optimizer_step", std::vector<c10::IValue>());
   optimizer_->set_grad_scale(scale);
   optimizer_->step();
-  return true;
+  return StepOutcome::kApplied;
 }
 
 bool Trainer::Stopping() const { return options_.parallel != nullptr ? stop_agreed_ : StopRequested(); }
@@ -201,6 +239,7 @@ void Trainer::LogStep(double loss, double grad_norm, int64_t examples) {
   j["examples_per_s"] = seconds > 0 ? static_cast<double>(s.examples) / seconds : 0.0;
   j["elapsed_s"] = Seconds(s.run_start);
   j["seed"] = options_.seed;
+  if (scaler_) j["loss_scale"] = scaler_->scale();
   if (s.log) s.log->Write(j);
   spdlog::debug("step {} loss {:.4f} grad_norm {:.3f}", s.step, j["loss"].get<double>(), grad_norm);
   s.loss_sum = 0;
@@ -216,7 +255,12 @@ void Trainer::Evaluate(TrainSummary& summary, bool& stop) {
   std::map<std::string, double> metrics;
   {
     torch::NoGradGuard no_grad;
-    metrics = objective_.EvaluateDev();
+    metrics = Guarded(
+        [&] {
+          const Autocast autocast(ComputeDevice(), precision_);
+          return objective_.EvaluateDev();
+        },
+        precision_, [&] { return "in the dev evaluation at step " + std::to_string(s.step); });
   }
   model.train();
   s.last_eval_step = s.step;
@@ -274,7 +318,8 @@ void Trainer::SaveCheckpoint(const std::string& dir) {
                          {"best", s.early.has_best() ? nlohmann::json(s.early.best()) : nlohmann::json()},
                          {"best_step", s.early.best_step()},
                          {"bad_evals", s.early.bad_evals()}};
-  j["rng"] = RngState{CaptureTorchRng(), {}}.ToJson();
+  if (scaler_) j["grad_scaler"] = {{"scale", scaler_->scale()}, {"growth_tracker", scaler_->growth_tracker()}};
+  j["rng"] = RngState{CaptureTorchRng(), {}, CaptureCudaRng()}.ToJson();
   t.WriteFile("trainer_state.json", j.dump(2) + "\n");
   t.WriteFile("config.yaml", options_.resolved_config);
   for (const auto& [name, text] : run_file_texts_) t.WriteFile(name, text);
@@ -320,12 +365,19 @@ void Trainer::LoadCheckpoint(const std::string& dir) {
     s.early.Restore(es.at("best").is_null() ? 0.0 : JsonAs<double>(es.at("best"), field + "early_stopping.best"),
                     JsonAs<int64_t>(es.at("best_step"), field + "early_stopping.best_step"),
                     JsonAs<int>(es.at("bad_evals"), field + "early_stopping.bad_evals"));
+    if (scaler_) {
+      const auto& gs = j.at("grad_scaler");
+      scaler_->Restore(JsonAs<double>(gs.at("scale"), field + "grad_scaler.scale"),
+                       JsonAs<int64_t>(gs.at("growth_tracker"), field + "grad_scaler.growth_tracker"));
+    }
   } catch (const nlohmann::json::exception& e) {
     throw IoError("checkpoint '" + state_file + "' is malformed: " + e.what());
   }
   objective_.LoadWeights(dir + "/model.safetensors");
   LoadOptimizerState(*optimizer_, dir + "/optimizer.pt");
-  RestoreTorchRng(RngState::FromJson(j.at("rng")).torch_cpu);
+  const RngState rng = RngState::FromJson(j.at("rng"));
+  RestoreTorchRng(rng.torch_cpu);
+  RestoreCudaRng(rng.torch_cuda);
 }
 
 // A run killed after committing a new best `last` but before copying it to `best` resumes from a `last` that
@@ -362,6 +414,7 @@ TrainSummary Trainer::Run(bool resume) {
   State& s = *state_;
   s.schedule = std::make_unique<LrSchedule>(config_.schedule, warmup_steps_, total_steps_);
   BuildOptimizer();
+  scaler_ = precision_ == Precision::kFloat16 ? std::make_unique<GradScaler>() : nullptr;
   objective_.model().train();
 
   const std::string metrics_path = options_.run_dir + "/metrics.jsonl";
@@ -410,12 +463,20 @@ TrainSummary Trainer::Run(bool resume) {
       const int64_t micro = std::min<int64_t>(config_.accumulation, batches - s.batch_in_epoch);
       double loss = 0, grad_norm = 0;
       int64_t examples = 0;
-      const bool applied = Step(micro, loss, grad_norm, examples);
+      const double loss_scale = scaler_ ? scaler_->scale() : 1.0;
+      const StepOutcome outcome = Step(micro, loss, grad_norm, examples);
+      if (scaler_ && outcome != StepOutcome::kNonFinite) scaler_->Update(outcome == StepOutcome::kApplied);
       s.batch_in_epoch += micro;
       ++s.step;
       objective_.AfterStep(s.step);
-      if (applied) {
+      if (outcome == StepOutcome::kApplied) {
         s.nonfinite_in_row = 0;
+      } else if (outcome == StepOutcome::kOverflow && loss_scale > 1) {
+        // The loss scale was too high for these gradients, which is how dynamic loss scaling finds its scale;
+        // not a sign of divergence (an overflow at scale 1 or below is, and counts as one below).
+        ++summary.skipped_steps;
+        spdlog::debug("step {}: fp16 gradients overflowed at loss scale {}; step skipped, scale now {}", s.step,
+                      loss_scale, scaler_->scale());
       } else {
         ++summary.skipped_steps;
         ++s.nonfinite_in_row;
@@ -522,6 +583,7 @@ void TrainConfig::Validate() const {
   if (max_nonfinite_steps < 1) fail("max_nonfinite_steps", "must be >= 1");
   if (threads < 0) fail("threads", "must be >= 0");
   if (!(distributed_timeout > 0)) fail("distributed_timeout", "must be > 0 seconds");
+  ParsePrecision(precision, "train.precision");
   EarlyStopping(best_metric, early_stopping.patience, early_stopping.min_delta);  // validates both
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "fas/core/device.h"
 #include "fas/core/error.h"
 #include "fas/encoders/wav2vec2.h"
 #include "fas/io/safetensors.h"
@@ -169,7 +170,29 @@ StreamFeatures SerModelImpl::Stack(const EncoderOutput& out, const std::vector<i
   return {torch::stack(SelectLayers(out.hidden_states, layers), 1), BoolMask(out.mask)};
 }
 
-StreamFeatures SerModelImpl::EncodeAcoustic(const SerInput& raw) {
+torch::Device SerModelImpl::device() const {
+  for (const auto& p : parameters()) return p.device();
+  for (const auto& b : buffers()) return b.device();
+  return torch::Device(torch::kCPU);
+}
+
+namespace {
+
+// A batch on `device`: what a loader, the feature store or a caller built on the CPU.
+SerInput OnDevice(const SerInput& in, const torch::Device& device) {
+  SerInput out = in;
+  for (torch::Tensor* t : {&out.waveform, &out.lengths, &out.input_ids, &out.attention_mask, &out.acoustic_features,
+                           &out.acoustic_mask, &out.semantic_features, &out.semantic_mask, &out.keep_acoustic,
+                           &out.keep_semantic}) {
+    *t = ToDevice(*t, device);
+  }
+  return out;
+}
+
+}  // namespace
+
+StreamFeatures SerModelImpl::EncodeAcoustic(const SerInput& raw_in) {
+  const SerInput raw = OnDevice(raw_in, device());
   if (!acoustic_encoder_) throw ModelError("head '" + config_.head + "' has no acoustic pathway");
   if (!raw.waveform.defined()) throw DataError("acoustic pathway: the batch has no waveform");
   const auto* encoder = dynamic_cast<const AcousticEncoderImpl*>(acoustic_encoder_.get());
@@ -200,7 +223,8 @@ StreamFeatures SerModelImpl::EncodeAcoustic(const SerInput& raw) {
   return {torch::cat(states, 0), torch::cat(masks, 0)};
 }
 
-StreamFeatures SerModelImpl::EncodeSemantic(const SerInput& raw) {
+StreamFeatures SerModelImpl::EncodeSemantic(const SerInput& raw_in) {
+  const SerInput raw = OnDevice(raw_in, device());
   if (!semantic_encoder_) throw ModelError("head '" + config_.head + "' has no semantic pathway");
   const bool text = config_.semantic.type == "text";
   if (text ? !raw.input_ids.defined() : !raw.waveform.defined()) {
@@ -219,7 +243,8 @@ torch::Tensor SerModelImpl::Combine(const torch::Tensor& features, LayerWeighted
   return weights ? weights->Stacked(f) : f.select(1, 0);
 }
 
-SerOutput SerModelImpl::Forward(const SerInput& input) {
+SerOutput SerModelImpl::Forward(const SerInput& input_in) {
+  const SerInput input = OnDevice(input_in, device());
   // A pathway's features: from the cache when given, else from its encoder (without a graph when frozen).
   auto features = [&](const torch::Tensor& cached, const torch::Tensor& cached_mask, bool frozen,
                       StreamFeatures (SerModelImpl::*encode)(const SerInput&)) -> StreamFeatures {

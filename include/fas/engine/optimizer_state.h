@@ -16,8 +16,9 @@ namespace fas {
 
 void SaveOptimizerState(const torch::optim::AdamW& optimizer, const std::string& path);
 
-// Restores step counts, moments and the groups' options; throws IoError (unreadable file) or Error (state that
-// does not fit this optimiser), each naming `path` and what differs.
+// Restores step counts, moments and the groups' options, each moment on its parameter's device and in its layout
+// (a file written on a GPU resumes on the CPU and the other way round); throws IoError (unreadable file) or Error
+// (state that does not fit this optimiser), each naming `path` and what differs.
 void LoadOptimizerState(torch::optim::AdamW& optimizer, const std::string& path);
 
 }  // namespace fas

@@ -34,6 +34,7 @@ class Task {
   virtual std::string kind() const = 0;  // "ser", "asr": the config's `task:` and run.json's
   virtual std::string name() const = 0;  // the config's `name:`; the default run folder is runs/NAME
   virtual uint64_t seed() const = 0;
+  virtual std::string device() const = 0;  // the config's `device:` (fas/core/device.h)
   virtual const TrainConfig& train_config() const = 0;
   virtual bool supports_data_parallel() const = 0;
   // Examples in one batch of one rank; 0 when batches are sized by seconds of audio.
@@ -68,6 +69,7 @@ class ConfiguredTask : public Task {
 
   std::string name() const override { return cfg_.name; }
   uint64_t seed() const override { return cfg_.seed; }
+  std::string device() const override { return cfg_.device; }
   const TrainConfig& train_config() const override { return cfg_.train; }
   int batch_size() const override { return cfg_.data.loader.batch_size; }
   std::string ResolvedConfig() const override {

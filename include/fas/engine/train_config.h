@@ -81,6 +81,9 @@ struct TrainConfig {
   int threads = 0;                  // intra-op threads; 0 = the --threads option
   bool cache_features = true;       // frozen encoders: read features from the cache (written on demand)
   double distributed_timeout = 300;  // seconds a data-parallel collective may wait for the other ranks
+  std::string precision = "fp32";   // fp32 | bf16 | fp16: autocast of the forward passes (weights stay float32)
+  bool tf32 = true;                 // GPUs: float32 matmuls and convolutions on TF32 tensor cores
+  bool deterministic = false;       // only deterministic kernels (an op without one fails the run)
 
   template <class V>
   void Visit(V& v) {
@@ -111,6 +114,13 @@ struct TrainConfig {
     v("cache_features", cache_features, "cache the features of frozen encoders and train on them");
     v("distributed_timeout", distributed_timeout,
       "seconds a data-parallel rank waits for the others before failing (a dead or stuck rank)");
+    v("precision", precision,
+      "fp32 | bf16 | fp16: the forward passes autocast to this dtype, the weights and the optimizer stay float32 "
+      "(fp16 adds dynamic loss scaling)");
+    v("tf32", tf32, "on a GPU, float32 matmuls and convolutions use TF32 tensor cores (false: exact float32)");
+    v("deterministic", deterministic,
+      "only deterministic kernels, so that a GPU run repeats bit for bit (slower; an op without a deterministic "
+      "kernel, such as CTC loss on a GPU, then fails the run)");
   }
   // Throws ConfigError naming the first bad field (`train.<key>`).
   void Validate() const;

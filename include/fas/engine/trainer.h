@@ -2,6 +2,9 @@
 // supplies the model, its batches and its dev evaluation; the Trainer owns the optimiser (AdamW, parameter
 // groups), the schedule, accumulation, clipping, the non-finite guard, evaluation cadence, best / last
 // checkpoints, early stopping, resume and clean stops on SIGINT / SIGTERM.
+// Precision: every forward pass (NextBatch, EvaluateDev) runs under Autocast(ComputeDevice(), train.precision),
+// the backward pass outside it; fp16 scales the loss (GradScaler, its state in the checkpoints). Running out of
+// memory in a step or an evaluation ends the run with one line saying which batch and what to lower.
 #pragma once
 
 #include <torch/torch.h>
@@ -15,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "fas/core/device.h"
 #include "fas/engine/train_config.h"
 
 namespace fas {
@@ -60,6 +64,7 @@ class TrainObjective {
 
 class DataParallel;
 class FusedAdamW;
+class GradScaler;
 
 struct TrainerOptions {
   std::string run_dir;
@@ -79,7 +84,7 @@ struct TrainerOptions {
 struct TrainSummary {
   int64_t steps = 0;             // optimizer steps done in total (including those of a resumed-from run)
   int64_t epochs_completed = 0;
-  int64_t skipped_steps = 0;     // non-finite steps skipped in this process
+  int64_t skipped_steps = 0;     // steps skipped in this process (non-finite, or an fp16 gradient overflow)
   bool early_stopped = false;
   bool interrupted = false;      // stopped by a signal or RequestStop(); `last` was saved
   std::optional<double> best_value;
@@ -108,7 +113,10 @@ class Trainer {
   struct State;
   void BuildOptimizer();
   void SetLearningRates(double factor);
-  bool Step(int64_t micro_batches_in_step, double& loss_out, double& grad_norm_out, int64_t& examples_out);
+  // kOverflow: the gradients of a step under fp16 loss scaling were not finite (the scaler's matter, not
+  // divergence, while the scale is above 1).
+  enum class StepOutcome { kApplied, kNonFinite, kOverflow };
+  StepOutcome Step(int64_t micro_batches_in_step, double& loss_out, double& grad_norm_out, int64_t& examples_out);
   // Whether to stop now: a signal or RequestStop() here, or (data-parallel) on any rank at the last step.
   bool Stopping() const;
   int rank() const;
@@ -123,6 +131,8 @@ class Trainer {
   TrainerOptions options_;
   std::unique_ptr<State> state_;
   std::unique_ptr<FusedAdamW> optimizer_;
+  Precision precision_ = Precision::kFloat32;
+  std::unique_ptr<GradScaler> scaler_;  // fp16 only
   std::vector<double> base_lrs_;
   std::vector<torch::Tensor> params_;
   int64_t total_steps_ = 0, steps_per_epoch_ = 0, warmup_steps_ = 0;

@@ -160,7 +160,12 @@ class SerModelImpl : public torch::nn::Module {
   // Transcripts → input_ids [B, L] and attention_mask [B, L] with the model's tokenizer (semantic type text).
   TokenBatch Tokenize(const std::vector<std::string>& texts) const;
 
+  // The input's tensors are moved to the model's device first (pinned, non-blocking from the CPU); the output is
+  // on that device.
   SerOutput Forward(const SerInput& input);
+
+  // Where the model's parameters are (fas::ComputeDevice() once a command has moved it there).
+  torch::Device device() const;
 
   // Frozen encoders stay in eval mode (no dropout) whatever train() is asked of the model.
   void train(bool on = true) override;

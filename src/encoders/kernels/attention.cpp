@@ -3,6 +3,8 @@
 
 #include <cmath>
 
+#include "fas/encoders/kernels/gpu_attention.h"
+
 namespace fas::kernels {
 
 double AttentionProjections::scale() const { return 1.0 / std::sqrt(static_cast<double>(head_dim())); }
@@ -11,6 +13,13 @@ torch::Tensor AddBiases(torch::Tensor scores, const AttentionBiases& biases) {
   if (biases.position.defined()) scores = scores + biases.gate * biases.position.unsqueeze(0);
   if (biases.mask.defined()) scores = scores + biases.mask;
   return scores;
+}
+
+torch::Tensor JoinBiases(const AttentionBiases& biases) {
+  torch::Tensor out;
+  if (biases.position.defined()) out = biases.gate * biases.position.unsqueeze(0);
+  if (biases.mask.defined()) out = out.defined() ? out + biases.mask : biases.mask;
+  return out;
 }
 
 const torch::Tensor& FusedQkv::Weight(const AttentionProjections& p) {
@@ -33,6 +42,10 @@ torch::Tensor FusedQkvAttention::Run(const AttentionProjections& p, FusedQkv& qk
                                      const AttentionBiases& biases) {
   const int64_t b = x.size(0), t = x.size(1), d = x.size(2);
   auto parts = qkv(p, x).view({b, t, 3, p.heads, p.head_dim()}).permute({2, 0, 3, 1, 4});
+  if (GpuAttention::Applies(x)) {
+    const auto out = GpuAttention::Run(parts[0], parts[1], parts[2], JoinBiases(biases), 1.0, 0.0);
+    return torch::linear(out.transpose(1, 2).reshape({b, t, d}), p.out->weight, p.out->bias);
+  }
   auto scores = AddBiases(torch::matmul(parts[0], parts[1].transpose(-2, -1)), biases);
   auto out = torch::matmul(torch::softmax(scores, -1), parts[2]).transpose(1, 2).reshape({b, t, d});
   return torch::linear(out, p.out->weight, p.out->bias);

@@ -29,7 +29,8 @@ Stream HeadBase::Semantic(const FusionInput& in) {
 }
 
 torch::Tensor HeadBase::StreamIds(const torch::Tensor& mask, int64_t id) {
-  return torch::full(mask.sizes(), id, torch::TensorOptions().dtype(torch::kLong)).masked_fill(~mask, -1);
+  return torch::full(mask.sizes(), id, torch::TensorOptions().dtype(torch::kLong).device(mask.device()))
+      .masked_fill(~mask, -1);
 }
 
 torch::Tensor HeadBase::AcousticShare(const torch::Tensor& attention, const torch::Tensor& token_stream) {

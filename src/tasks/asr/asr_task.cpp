@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "fas/config/binder.h"
+#include "fas/core/device.h"
 #include "fas/core/error.h"
 #include "fas/core/log.h"
 #include "fas/core/runtime.h"
@@ -214,6 +215,7 @@ std::string AsrDataConfig::Resolve(const std::string& manifest) const {
 void AsrExperimentConfig::Validate() const {
   if (name.empty()) throw ConfigError("name must not be empty (it names the run directory)");
   if (task != "asr") throw ConfigError("task '" + task + "': an ASR experiment config has task: asr");
+  ValidateDeviceSpec(device, "device");
   try {
     model.Validate();
   } catch (const ConfigError& e) {
@@ -265,6 +267,7 @@ void CheckSameConfig(const AsrExperimentConfig& given, const AsrExperimentConfig
   if (g.model.vocab.empty()) g.model.vocab = stored.model.vocab;
   expected.train.TakePlanFrom(g.train);
   expected.eval = g.eval;
+  expected.device = g.device;  // where a run computes is not what it is: a run moves between machines
   CheckSameRunConfig(ConfigToString(g), ConfigToString(expected), run_dir);
 }
 
@@ -308,6 +311,7 @@ class AsrTask : public ConfiguredTask<AsrExperimentConfig> {
 
   TrainObjective& Objective(const RunContext&) override {
     model_ = CreateCtcModel(cfg_.model);
+    model_->to(ComputeDevice());
     model_->set_audio_normalize(cfg_.data.loader.normalize);
     int64_t trainable = 0;
     for (const auto& p : model_->parameters()) trainable += p.requires_grad() ? p.numel() : 0;

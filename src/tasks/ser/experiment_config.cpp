@@ -6,6 +6,7 @@
 #include <set>
 
 #include "fas/config/binder.h"
+#include "fas/core/device.h"
 #include "fas/core/error.h"
 #include "fas/tasks/ser/feature_cache.h"
 #include "fas/tasks/ser/ser_dataset.h"
@@ -22,6 +23,7 @@ std::string DataConfig::ResolvedCacheDir() const { return cache_dir.empty() ? De
 FeatureStoreOptions DataConfig::StoreOptions() const {
   FeatureStoreOptions o;
   o.dtype = cache_dtype;
+  o.precision = extract_precision;
   o.shard_bytes = std::max<int64_t>(1, static_cast<int64_t>(cache_shard_mb * (1 << 20)));
   return o;
 }
@@ -47,6 +49,8 @@ void ExperimentConfig::Validate() const {
   if (data.train.empty()) throw ConfigError("data.train must name the training manifest");
   if (data.dev.empty()) throw ConfigError("data.dev must name the dev manifest (evaluation during training)");
   ValidateLabelField(data.label_field);
+  ValidateDeviceSpec(device, "device");
+  if (data.extract_precision != "auto") ParsePrecision(data.extract_precision, "data.extract_precision");
   StoreDType(data.cache_dtype);
   if (!(data.cache_shard_mb > 0)) throw ConfigError("data.cache_shard_mb must be > 0, got " + std::to_string(data.cache_shard_mb));
   try {
@@ -100,6 +104,7 @@ std::pair<std::string, std::string> ComparableRunConfigs(const ExperimentConfig&
   if (g.model.semantic.tokenizer.model.empty()) g.model.semantic.tokenizer = s.model.semantic.tokenizer;
   if (plan_may_change) s.train.TakePlanFrom(g.train);
   s.eval = g.eval;
+  s.device = g.device;  // where a run computes is not what it is: a run moves between machines
   return {ConfigToString(g), ConfigToString(s)};
 }
 

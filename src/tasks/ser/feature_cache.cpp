@@ -13,6 +13,7 @@
 
 #include "fas/asr/transcriber.h"
 #include "fas/config/binder.h"
+#include "fas/core/device.h"
 #include "fas/core/error.h"
 #include "fas/core/progress.h"
 #include "fas/io/safetensors.h"
@@ -124,6 +125,7 @@ torch::ScalarType StoreDType(const std::string& dtype, const std::string& key) {
 FeatureCache::FeatureCache(std::string dir, SerModel model, const LoaderConfig& loader, FeatureStoreOptions options)
     : dir_(std::move(dir)), model_(std::move(model)), loader_(loader), options_(std::move(options)) {
   StoreDType(options_.dtype);
+  precision_ = ResolvePrecision(options_.precision, model_->device(), "data.extract_precision");
   ModelConfig cfg = model_->config();
   const bool pooled = model_->head().reads_patches();
   acoustic_.on = model_->uses_acoustic() && model_->acoustic_frozen();
@@ -141,9 +143,11 @@ FeatureCache::FeatureCache(std::string dir, SerModel model, const LoaderConfig& 
                                 {"sample_rate", loader_.sample_rate},
                                 {"normalize", loader_.normalize},
                                 {"libtorch", TORCH_VERSION},
-                                {"device", "cpu"},
+                                {"device", model_->device().is_cuda() ? "cuda" : "cpu"},
                                 {"weights", weights},
                                 {"encoder", encoder}};
+    // Float32 extraction keeps the key stores written before precision was a setting have.
+    if (precision_ != Precision::kFloat32) j["precision"] = PrecisionName(precision_);
     p.description = j.dump();
     p.key = ContentHash(p.description);
     OpenStore(p);
@@ -318,15 +322,22 @@ void FeatureCache::Extract(const SerDataset& data, const std::vector<int64_t>& i
     for (bool semantic : {false, true}) {
       const Pathway& p = pathway(semantic);
       if (!p.on) continue;
-      const StreamFeatures f = semantic ? model_->EncodeSemantic(in) : model_->EncodeAcoustic(in);
+      StreamFeatures f;
+      {
+        const Autocast autocast(model_->device(), precision_);
+        f = semantic ? model_->EncodeSemantic(in) : model_->EncodeAcoustic(in);
+      }
+      const torch::Tensor valid_frames = f.mask.sum(1).to(torch::kCPU);
       for (size_t k = 0; k < batch.items.size(); ++k) {
         const int64_t i = batch.items[k];
         const std::string key = UtteranceKey(data, i, semantic);
         if (p.store->Has(key) || !written[semantic].insert(key).second) continue;  // a repeat of an utterance
-        const int64_t valid = f.mask[static_cast<int64_t>(k)].sum().item<int64_t>();
+        const int64_t valid = valid_frames[static_cast<int64_t>(k)].item<int64_t>();
         torch::Tensor x = f.states[static_cast<int64_t>(k)].narrow(1, 0, valid);  // [S, T, D]
-        if (p.patch > 1) x = Patchify(x, torch::ones({x.size(0), valid}, torch::kBool), p.patch).first;
-        x = x.to(dtype).contiguous().clone();
+        if (p.patch > 1) {
+          x = Patchify(x, torch::ones({x.size(0), valid}, torch::dtype(torch::kBool).device(x.device())), p.patch).first;
+        }
+        x = x.to(torch::kCPU, dtype).contiguous().clone();
         Pending& out = pending[semantic];
         out.bytes += static_cast<int64_t>(x.nbytes());
         out.entries.emplace_back(key, std::move(x));

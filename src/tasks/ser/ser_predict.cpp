@@ -145,8 +145,11 @@ std::vector<Prediction> PredictDataset(SerModel& model, const FeatureCache* cach
       for (int64_t i : batch) sources.push_back((*semantic_sources)[static_cast<size_t>(i)]);
       if (sources != batch) TakeSemanticFrom(model, cache, data, sources, in);
     }
-    const SerOutput o = model->Forward(in);
+    SerOutput o = model->Forward(in);
     in = SerInput();
+    // Scores are gathered on the CPU: one copy a batch.
+    o.logits = o.logits.to(torch::kCPU, torch::kFloat32);
+    if (o.acoustic_share.defined()) o.acoustic_share = o.acoustic_share.to(torch::kCPU, torch::kFloat32);
     const torch::Tensor index = torch::tensor(batch, torch::kInt64);
     probs.index_copy_(0, index, torch::softmax(o.logits.to(torch::kFloat64), 1));
     predicted.index_fill_(0, index, 1.0);

@@ -6,6 +6,7 @@
 
 #include "fas/audio/audio.h"
 #include "fas/audio/features.h"
+#include "fas/core/device.h"
 #include "fas/core/error.h"
 #include "fas/core/runtime.h"
 #include "fas/engine/checkpoint_folder.h"
@@ -42,6 +43,7 @@ LabelSet RunLabels(const ExperimentConfig& cfg, const std::string& run_dir) {
 SerModel LoadRunModel(const ExperimentConfig& cfg, const std::string& run_dir, const LabelSet& labels) {
   SeedEverything(cfg.seed);
   SerModel model = BuildModel(cfg.model, labels);
+  model->to(ComputeDevice());
   const std::string ckpt = CheckpointForEval(run_dir);
   LoadStateDict(*model, ckpt + "/model.safetensors", NameMap{});
   spdlog::info("loaded {}", ckpt);
@@ -53,6 +55,14 @@ ExperimentConfig LoadRunConfig(const std::string& run_dir) {
   const std::string path = run_dir + "/config.yaml";
   if (!fs::exists(path)) throw IoError("'" + run_dir + "' is not a run directory (no config.yaml)");
   return LoadExperimentConfig({path}, {}, true);
+}
+
+void UseRunDevice(const std::string& run_dir, const std::string& option) {
+  if (!option.empty()) {
+    UseDevice(option, "--device");
+    return;
+  }
+  UseDevice(LoadRunConfig(run_dir).device, run_dir + "/config.yaml: device (or give --device)");
 }
 
 EvalMetrics EvaluateRun(const std::string& run_dir, const std::string& manifest, const std::string& name,
@@ -97,7 +107,7 @@ std::vector<nlohmann::ordered_json> PredictFiles(const std::string& run_dir, con
       in.attention_mask = t.attention_mask;
     }
     const SerOutput o = model->Forward(in);
-    const torch::Tensor probs = torch::softmax(o.logits.to(torch::kFloat64), 1)[0];
+    const torch::Tensor probs = torch::softmax(o.logits.to(torch::kCPU, torch::kFloat64), 1)[0];
     nlohmann::ordered_json j;
     j["file"] = files[i];
     j["label"] = model->labels()[static_cast<size_t>(probs.argmax().item<int64_t>())];
@@ -124,6 +134,7 @@ int64_t ExtractFeatures(const ExperimentConfig& cfg, const std::string& rebuild_
                       "tokenizer it was trained with");
   }
   SerModel model = BuildModel(cfg.model, labels);
+  model->to(ComputeDevice());
   FeatureCache cache(cfg.data.ResolvedCacheDir(), model, cfg.data.loader, cfg.data.StoreOptions());
   if (!cache.enabled()) {
     throw ConfigError("fas extract: no pathway of this model is frozen, so there is nothing to cache");

@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include "fas/config/binder.h"
+#include "fas/core/device.h"
 #include "fas/core/error.h"
 #include "fas/core/runtime.h"
 #include "fas/engine/task.h"
@@ -39,7 +40,7 @@ class SerObjective : public TrainObjective {
       for (int64_t c : counts) {
         w.push_back(c > 0 ? static_cast<float>(train_.size()) / static_cast<float>(present * c) : 0.0f);
       }
-      class_weights_ = torch::tensor(w);
+      class_weights_ = torch::tensor(w).to(model_->device());
     }
     const bool text = model_->config().semantic.type == "text";
     for (const auto& [on, cache] : {std::pair{cfg_.train.counterfactual.prob > 0, train_cache_},
@@ -99,7 +100,7 @@ class SerObjective : public TrainObjective {
     const SerOutput o = model_->Forward(in);
     auto opts = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(cfg_.train.label_smoothing);
     if (class_weights_.defined()) opts.weight(class_weights_);
-    return BatchLoss{torch::nn::functional::cross_entropy(o.logits, BatchLabels(train_, batch), opts),
+    return BatchLoss{torch::nn::functional::cross_entropy(o.logits, ToDevice(BatchLabels(train_, batch), o.logits.device()), opts),
                      static_cast<int64_t>(batch.size())};
   }
   void AfterStep(int64_t step) override { model_->OnTrainStep(step); }
@@ -212,6 +213,7 @@ class SerTask : public ConfiguredTask<ExperimentConfig> {
 
   TrainObjective& Objective(const RunContext& run) override {
     model_ = BuildModel(cfg_.model, labels_);
+    model_->to(ComputeDevice());
     for (const auto& [part, n] : model_->ParameterReport()) spdlog::info("trainable parameters, {}: {}", part, n);
     if (cfg_.train.cache_features) {
       cache_ = std::make_unique<FeatureCache>(cfg_.data.ResolvedCacheDir(), model_, cfg_.data.loader,

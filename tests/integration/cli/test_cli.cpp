@@ -43,6 +43,27 @@ TEST(Cli, DoctorReportsLibTorchBlasOpenMPThreadsAndMatmul) {
   EXPECT_NE(r.out.find("allocator:            tuned"), std::string::npos) << r.out;
 }
 
+TEST(Cli, DoctorReportsTheGpusCudaAndWhereAutoComputes) {
+  auto r = RunFas({"doctor", "--matmul-size", "64"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  if (r.out.find("(CUDA ") != std::string::npos) {
+    // A CUDA build names what it loaded, GPU or not.
+    EXPECT_NE(r.out.find("cuda runtime:         1"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("nccl:                 2."), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("tf32:                 matmul "), std::string::npos) << r.out;
+  }
+  if (r.out.find("gpus:                 none visible") != std::string::npos) {
+    EXPECT_NE(r.out.find("device (auto):        cpu\n"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("gpu 0:"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("TFLOP/s"), std::string::npos) << r.out;
+  } else {
+    EXPECT_NE(r.out.find("gpu 0:                "), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("compute capability "), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("device (auto):        cuda:0 ("), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("TFLOP/s (8192x8192 bfloat16 on cuda:0"), std::string::npos) << r.out;
+  }
+}
+
 TEST(Cli, ConfigShowPrintsResolvedConfig) {
   fas::testing::TempDir d;
   fas::testing::WriteFile(d / "base.yaml", "model:\n  fusion:\n    d_model: 512\n    k_aco: 8\n");

@@ -102,6 +102,27 @@ TEST(TrainCli, TrainEvalPredictOnTheTinyCorpus) {
   }
   EXPECT_EQ(n, 2);
 
+  // The device switch: a misspelt device, and a GPU where none is visible, are one error line each, naming the
+  // option and what to use instead; the run itself stays usable on the CPU.
+  r = RunFas({"eval", "--run", run, "--manifest", fas::testing::TinyCorpus() + "/conflict.jsonl", "--device", "gpu"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "error: --device: 'gpu' is not a device (auto | cpu | cuda | cuda:N)\n");
+  const bool gpu = RunFas({"doctor"}).out.find("none visible") == std::string::npos;
+  if (!gpu) {
+    r = RunFas({"predict", "--run", run, a, "--text", "i am fine", "--device", "cuda"});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_NE(r.err.find("asks for a GPU"), std::string::npos) << r.err;
+    auto on_gpu = TrainArgs(d / "gpu_run", d / "cache");
+    on_gpu.insert(on_gpu.end(), {"--device", "cuda:0"});
+    r = RunFas(on_gpu);
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("error: device: 'cuda:0' asks for a GPU"), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(fs::path(d / "gpu_run") / "config.yaml")) << "nothing is written before the device is known";
+  }
+  r = RunFas({"predict", "--run", run, a, "--text", "i am fine", "--device", "cpu"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+
   // The same run directory again without --resume is refused; with a different config, --resume is refused.
   r = RunFas(TrainArgs(run, d / "cache"));
   EXPECT_EQ(r.exit_code, 1);

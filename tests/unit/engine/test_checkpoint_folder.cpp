@@ -110,7 +110,7 @@ TEST(CheckpointFolder, CopyLinksEveryFile) {
 TEST(RngState, TorchGeneratorAndEnginesRoundTrip) {
   torch::manual_seed(3);
   torch::rand({5});
-  const fas::RngState saved{fas::CaptureTorchRng(), {}};
+  const fas::RngState saved{fas::CaptureTorchRng(), {}, {}};
   const torch::Tensor expected = torch::rand({8});
   std::mt19937_64 engine(11);
   engine();
@@ -128,6 +128,42 @@ TEST(RngState, TorchGeneratorAndEnginesRoundTrip) {
   EXPECT_THROW(fas::LoadEngine("not a state", restored), fas::IoError);
   EXPECT_THROW(fas::RngState::FromJson(nlohmann::json{{"torch_cpu", "zz"}, {"streams", nlohmann::json::object()}}),
                fas::IoError);
+}
+
+// GPU generator states travel as hexadecimal like the CPU's; a checkpoint written before they were recorded (no
+// torch_cuda key) still loads, with none.
+TEST(RngState, CudaStatesRoundTripAndOldCheckpointsLoad) {
+  fas::RngState r{{1, 2, 3}, {{"shuffle", "5"}}, {{0xde, 0xad, 0x00}, {0xbe, 0xef}}};
+  const fas::RngState back = fas::RngState::FromJson(nlohmann::json::parse(r.ToJson().dump()));
+  EXPECT_EQ(back.torch_cpu, r.torch_cpu);
+  EXPECT_EQ(back.streams, r.streams);
+  EXPECT_EQ(back.torch_cuda, r.torch_cuda);
+  const fas::RngState old =
+      fas::RngState::FromJson(nlohmann::json{{"torch_cpu", "0102"}, {"streams", nlohmann::json::object()}});
+  EXPECT_EQ(old.torch_cpu, (std::vector<uint8_t>{1, 2}));
+  EXPECT_TRUE(old.torch_cuda.empty());
+  EXPECT_THROW(fas::RngState::FromJson(nlohmann::json{
+                   {"torch_cpu", "01"}, {"streams", nlohmann::json::object()}, {"torch_cuda", {"zz"}}}),
+               fas::IoError);
+}
+
+// Without a GPU there is nothing to capture, and a GPU run's states are set aside (logged), not an error.
+TEST(RngState, CudaStatesWithoutAGpu) {
+  if (torch::cuda::is_available()) GTEST_SKIP() << "a GPU is visible";
+  EXPECT_TRUE(fas::CaptureCudaRng().empty());
+  EXPECT_NO_THROW(fas::RestoreCudaRng({{1, 2, 3}}));
+}
+
+TEST(RngState, CudaGeneratorRoundTrip) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no GPU";
+  torch::manual_seed(5);
+  torch::rand({5}, torch::kCUDA);
+  const auto saved = fas::RngState::FromJson(fas::RngState{{}, {}, fas::CaptureCudaRng()}.ToJson()).torch_cuda;
+  ASSERT_EQ(saved.size(), static_cast<size_t>(torch::cuda::device_count()));
+  const torch::Tensor expected = torch::rand({1000}, torch::kCUDA);
+  torch::manual_seed(99);
+  fas::RestoreCudaRng(saved);
+  EXPECT_TRUE(torch::equal(torch::rand({1000}, torch::kCUDA), expected));
 }
 
 TEST(MetricsLog, LinesAreFlushedAndTruncatedOnResume) {

@@ -29,6 +29,7 @@ class TinyTask : public fas::Task {
   std::string kind() const override { return "tiny"; }
   std::string name() const override { return "tiny"; }
   uint64_t seed() const override { return 7; }
+  std::string device() const override { return "cpu"; }
   const fas::TrainConfig& train_config() const override { return train_; }
   bool supports_data_parallel() const override { return false; }
   int batch_size() const override { return 4; }

@@ -250,6 +250,132 @@ TEST_F(TrainerTest, UnknownBestMetricNamesTheKnownOnes) {
   }
 }
 
+// Under bf16 and fp16 (autocast on the CPU here) the run trains, and a stopped and resumed run still ends with
+// the uninterrupted run's weights bit for bit: fp16's loss scale travels in the checkpoint.
+TEST_F(TrainerTest, MixedPrecisionRunsResumeBitwise) {
+  for (const char* precision : {"bf16", "fp16"}) {
+    fas::TrainConfig c = TinyConfig();
+    c.precision = precision;
+    TempDir full_dir, dir;
+    TinyObjective full(7, 4);
+    const double before = full.EvaluateDev().at("loss");
+    const fas::TrainSummary done = fas::Trainer(c, full, Options(full_dir.path())).Run(false);
+    EXPECT_LT(done.last_dev.at("loss"), before) << precision;
+    {
+      TinyObjective first(7, 4);
+      fas::TrainerOptions o = Options(dir.path());
+      o.on_step = [](int64_t step) {
+        if (step == 7) fas::RequestStop();
+      };
+      EXPECT_TRUE(fas::Trainer(c, first, o).Run(false).interrupted);
+    }
+    const auto state = nlohmann::json::parse(ReadFile(dir / "checkpoints/last/trainer_state.json"));
+    EXPECT_EQ(state.contains("grad_scaler"), std::string(precision) == "fp16") << precision;
+    torch::manual_seed(999);
+    TinyObjective second(7, 4);
+    fas::Trainer(c, second, Options(dir.path())).Run(true);
+    EXPECT_TRUE(torch::equal(second.Flat(), full.Flat())) << precision;
+  }
+}
+
+// A single weight whose gradient, times fp16's initial loss scale, overflows float32: the scaler halves the scale
+// step by step until it fits, and those skipped steps are not divergence (max_nonfinite_steps 2 < 5).
+class HugeGradientObjective : public fas::TrainObjective {
+ public:
+  HugeGradientObjective() { model_.w = model_.register_parameter("w", torch::ones({1})); }
+  torch::nn::Module& model() override { return model_; }
+  std::vector<fas::ParamGroup> ParameterGroups(const fas::TrainConfig& c) override {
+    return {{"head", {model_.w}, c.lr}};
+  }
+  int64_t BatchesInEpoch(int64_t) override { return 10; }
+  void StartEpoch(int64_t, int64_t first) override { next_ = first; }
+  std::optional<fas::BatchLoss> NextBatch() override {
+    if (next_++ >= 10) return std::nullopt;
+    return fas::BatchLoss{model_.w.sum() * 1e35, 1};  // gradient 1e35: times a scale above 3402 it is inf
+  }
+  std::map<std::string, double> EvaluateDev() override { return {{"loss", model_.w.item<double>()}}; }
+  void SaveWeights(const std::string&) override {}
+  void LoadWeights(const std::string&) override {}
+
+ private:
+  struct Model : torch::nn::Module {
+    torch::Tensor w;
+  } model_;
+  int64_t next_ = 0;
+};
+
+TEST_F(TrainerTest, Fp16OverflowsLowerTheLossScaleWithoutCountingAsDivergence) {
+  fas::TrainConfig c = TinyConfig();
+  c.precision = "fp16";
+  c.accumulation = 1;
+  c.epochs = 1;
+  c.eval_every = 0;
+  c.best_metric = "loss";
+  c.max_nonfinite_steps = 2;
+  TempDir d;
+  HugeGradientObjective obj;
+  const fas::TrainSummary s = fas::Trainer(c, obj, Options(d.path())).Run(false);
+  EXPECT_EQ(s.steps, 10);
+  EXPECT_EQ(s.skipped_steps, 5);  // 65536 .. 4096 overflow; 2048 fits
+  const auto state = nlohmann::json::parse(ReadFile(d / "checkpoints/last/trainer_state.json"));
+  EXPECT_EQ(state["grad_scaler"]["scale"], 2048.0);
+  EXPECT_EQ(state["grad_scaler"]["growth_tracker"], 5);
+  EXPECT_LT(obj.EvaluateDev().at("loss"), 1.0);  // the 5 applied steps moved the weight
+}
+
+// Out of memory in a forward pass or in the dev evaluation ends the run with one line naming where and what to
+// lower; an op without a deterministic kernel names train.deterministic.
+class FailingObjective : public TinyObjective {
+ public:
+  enum class Failure { kForwardOom, kEvalOom, kNotDeterministic };
+  explicit FailingObjective(Failure f) : TinyObjective(7, 4), failure_(f) {}
+  std::optional<fas::BatchLoss> NextBatch() override {
+    if (++calls_ == 3 && failure_ != Failure::kEvalOom) {
+      if (failure_ == Failure::kForwardOom) {
+        TORCH_CHECK_WITH(OutOfMemoryError, false, "CUDA out of memory. Tried to allocate 2.00 GiB");
+      }
+      TORCH_CHECK(false, "scatter_add_cuda_kernel does not have a deterministic implementation, but you set "
+                         "'torch.use_deterministic_algorithms(True)'.\nmore text");
+    }
+    return TinyObjective::NextBatch();
+  }
+  std::map<std::string, double> EvaluateDev() override {
+    if (failure_ == Failure::kEvalOom) TORCH_CHECK_WITH(OutOfMemoryError, false, "CUDA out of memory.");
+    return TinyObjective::EvaluateDev();
+  }
+
+ private:
+  Failure failure_;
+  int calls_ = 0;
+};
+
+TEST_F(TrainerTest, OutOfMemoryAndNonDeterministicOpsAreOneClearLine) {
+  using F = FailingObjective::Failure;
+  auto message = [](F f) -> std::string {
+    TempDir d;
+    FailingObjective obj(f);
+    try {
+      fas::Trainer(TinyConfig(), obj, Options(d.path())).Run(false);
+    } catch (const fas::ConfigError& e) {
+      return std::string("config: ") + e.what();
+    } catch (const fas::Error& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  const std::string forward = message(F::kForwardOom);
+  EXPECT_NE(forward.find("ut of memory at step 2 in the forward pass of batch 2 of epoch 0"), std::string::npos)
+      << forward;
+  EXPECT_NE(forward.find("lower data.batch_size (or data.max_batch_seconds)"), std::string::npos) << forward;
+  EXPECT_NE(forward.find("train.precision: bf16"), std::string::npos) << forward;
+  const std::string eval = message(F::kEvalOom);
+  EXPECT_NE(eval.find("ut of memory in the dev evaluation at step 5"), std::string::npos) << eval;
+  const std::string nondet = message(F::kNotDeterministic);
+  EXPECT_EQ(nondet.rfind("config: train.deterministic: scatter_add_cuda_kernel does not have a deterministic", 0), 0u)
+      << nondet;
+  EXPECT_EQ(nondet.find("more text"), std::string::npos) << nondet;
+}
+
 TEST(TrainConfig, ValidateNamesTheKey) {
   fas::TrainConfig c;
   c.schedule = "step";
@@ -261,6 +387,17 @@ TEST(TrainConfig, ValidateNamesTheKey) {
     FAIL();
   } catch (const fas::ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("train.label_smoothing"), std::string::npos);
+  }
+  c = fas::TrainConfig();
+  EXPECT_EQ(c.precision, "fp32");
+  EXPECT_TRUE(c.tf32);
+  EXPECT_FALSE(c.deterministic);
+  c.precision = "fp8";
+  try {
+    c.Validate();
+    FAIL();
+  } catch (const fas::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("train.precision"), std::string::npos) << e.what();
   }
 }
 

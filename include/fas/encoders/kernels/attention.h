@@ -25,6 +25,8 @@ struct AttentionBiases {
 
 // scores + gate * position + mask, in that order (the plain modules' order, so every route rounds alike).
 torch::Tensor AddBiases(torch::Tensor scores, const AttentionBiases& biases);
+// gate * position + mask as one additive term for a fused kernel (undefined when there is neither).
+torch::Tensor JoinBiases(const AttentionBiases& biases);
 
 // q, k and v as one [3D, D] matrix and [3D] bias, the scale folded into q's rows, derived once (inference only).
 class FusedQkv {

@@ -61,6 +61,7 @@ struct AsrExperimentConfig {
   std::string name = "asr";
   uint64_t seed = 42;
   std::string task = "asr";
+  std::string device = "auto";  // auto | cpu | cuda | cuda:N (fas/core/device.h)
   CtcModelConfig model;
   AsrDataConfig data;
   TrainConfig train;
@@ -73,6 +74,7 @@ struct AsrExperimentConfig {
     v("name", name, "run name (the default run directory is runs/NAME)");
     v("seed", seed, "seeds every random choice of the run");
     v("task", task, "asr (CTC recogniser)");
+    v("device", device, "where the run computes: auto (a GPU when one is visible) | cpu | cuda | cuda:N");
     v("model", model);
     v("data", data);
     v("train", train);

@@ -48,6 +48,7 @@ struct DataConfig {
   std::string cache_dir;              // feature cache; empty = $FAS_CACHE_DIR/features or ~/.cache/fas/features
   std::string cache_dtype = "float32";  // what the feature store keeps: float32 | bfloat16 | float16
   double cache_shard_mb = 256;          // a feature store shard is closed once its entries reach this size
+  std::string extract_precision = "auto";  // auto (bf16 on a GPU, fp32 on the CPU) | fp32 | bf16
   std::string label_field = "label";  // label | text_label: the manifest field a run learns and is scored on
   LoaderConfig loader;
 
@@ -61,6 +62,8 @@ struct DataConfig {
     v("cache_dir", cache_dir, "feature cache folder for frozen encoders");
     v("cache_dtype", cache_dtype, "stored feature dtype: float32 (exact) | bfloat16 | float16 (half the size)");
     v("cache_shard_mb", cache_shard_mb, "size at which a feature store shard is closed (MB)");
+    v("extract_precision", extract_precision,
+      "precision frozen encoders extract features in: auto (bf16 on a GPU, fp32 on the CPU) | fp32 | bf16");
     v("label_field", label_field,
       "the field a run learns and is scored on: label (the voice's emotion) or text_label (the words' emotion, "
       "to train a text-emotion encoder for other runs to start from)");
@@ -91,6 +94,7 @@ struct ExperimentConfig {
   std::string name = "experiment";
   uint64_t seed = 42;
   std::string task = "ser";  // ser | asr
+  std::string device = "auto";  // auto | cpu | cuda | cuda:N (fas/core/device.h)
   ModelConfig model;
   DataConfig data;
   TrainConfig train;
@@ -101,6 +105,7 @@ struct ExperimentConfig {
     v("name", name, "run name (the default run directory is runs/NAME)");
     v("seed", seed, "seeds every random choice of the run");
     v("task", task, "ser (emotion classification) | asr (CTC recogniser)");
+    v("device", device, "where the run computes: auto (a GPU when one is visible) | cpu | cuda | cuda:N");
     v("model", model);
     v("data", data);
     v("train", train);

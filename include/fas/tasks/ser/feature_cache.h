@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "fas/core/device.h"
 #include "fas/io/feature_shards.h"
 #include "fas/models/ser_model.h"
 #include "fas/tasks/ser/ser_dataset.h"
@@ -41,6 +42,7 @@ struct FeatureStoreOptions {
   int64_t shard_bytes = int64_t{256} << 20;  // a shard is written once its entries reach this size
   double batch_seconds = 0;  // most padded audio seconds an extraction batch; 0 = data.max_batch_seconds,
                              // else 60
+  std::string precision = "auto";  // auto | fp32 | bf16: what the encoders compute in (autocast)
 };
 
 class FeatureCache {
@@ -95,6 +97,7 @@ class FeatureCache {
   SerModel model_;
   LoaderConfig loader_;
   FeatureStoreOptions options_;
+  Precision precision_ = Precision::kFloat32;  // options_.precision on the model's device
   Pathway acoustic_, semantic_;
   std::string tokenizer_key_;
 };

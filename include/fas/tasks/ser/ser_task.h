@@ -31,6 +31,10 @@ std::unique_ptr<Task> MakeSerTask(ExperimentConfig config);
 // The config of a finished (or stopped) run: its config.yaml.
 ExperimentConfig LoadRunConfig(const std::string& run_dir);
 
+// Makes `option` (a command's --device) this process's compute device, or when it is empty the device the run's
+// config.yaml names (fas/core/device.h: UseDevice).
+void UseRunDevice(const std::string& run_dir, const std::string& option);
+
 // Evaluates a run's best checkpoint (last when it has none) on a manifest; writes run_dir/eval/NAME/.
 // `label_map`: a file or corpus name mapping the manifest's labels onto the model's; empty: the run's own
 // data.label_map (a label it neither maps nor knows is an error naming it); "none": no map.
