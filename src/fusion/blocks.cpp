@@ -31,9 +31,13 @@ struct KeptRowsLinearFunction : torch::autograd::Function<KeptRowsLinearFunction
                                                  torch::autograd::variable_list grads) {
     const auto saved = ctx->get_saved_variables();
     const torch::Tensor& rows = saved[0];
-    const torch::Tensor g = (grads[0] * saved[1].unsqueeze(-1).to(grads[0].dtype())).reshape({-1, grads[0].size(-1)});
+    // Under autocast the rows were computed in bf16 / fp16 and the gradient may arrive in float32: the product is
+    // taken in the wider of the two (autograd casts the result to the weight's dtype).
+    const auto dtype = torch::promote_types(grads[0].scalar_type(), rows.scalar_type());
+    const torch::Tensor g =
+        (grads[0] * saved[1].unsqueeze(-1).to(grads[0].dtype())).reshape({-1, grads[0].size(-1)}).to(dtype);
     torch::Tensor weight_grad, bias_grad;
-    if (ctx->saved_data["weight_grad"].toBool()) weight_grad = g.t().mm(rows.reshape({-1, rows.size(-1)}));
+    if (ctx->saved_data["weight_grad"].toBool()) weight_grad = g.t().mm(rows.reshape({-1, rows.size(-1)}).to(dtype));
     if (ctx->saved_data["bias_grad"].toBool()) bias_grad = g.sum(0);
     return {torch::Tensor(), torch::Tensor(), torch::Tensor(), weight_grad, bias_grad};
   }

@@ -50,7 +50,11 @@ std::pair<torch::Tensor, torch::Tensor> PatchifyConstant(const torch::Tensor& x,
 std::pair<torch::Tensor, torch::Tensor> Patchify(const torch::Tensor& x, const torch::Tensor& mask, int64_t s) {
   const torch::Tensor m = mask.to(torch::kBool);
   if (s <= 1) return {x, m};
-  if (x.device().is_cpu() && !(x.requires_grad() && torch::GradMode::is_enabled())) return PatchifyConstant(x, m, s);
+  // The one-pass loop sums in x's dtype: float32 / float64 only (autocast's bf16 frames take the general form).
+  const bool wide = x.scalar_type() == torch::kFloat || x.scalar_type() == torch::kDouble;
+  if (x.device().is_cpu() && wide && !(x.requires_grad() && torch::GradMode::is_enabled())) {
+    return PatchifyConstant(x, m, s);
+  }
   const int64_t B = x.size(0), T = x.size(1), D = x.size(2);
   const int64_t P = (T + s - 1) / s;
   const int64_t pad = P * s - T;

@@ -71,6 +71,8 @@ EvalMetrics EvaluateRun(const std::string& run_dir, const std::string& manifest,
   if (skip_bad) cfg.data.loader.skip_bad = true;
   const LabelSet labels = RunLabels(cfg, run_dir);
   SerModel model = LoadRunModel(cfg, run_dir, labels);
+  // In the precision the run trained and chose its checkpoint in, as its own final evaluation was.
+  const Autocast autocast(ComputeDevice(), ParsePrecision(cfg.train.precision, "train.precision"));
   return EvaluateInto(model, nullptr, cfg, run_dir, manifest, name,
                       LoadMap(label_map.empty() ? cfg.data.label_map : label_map), labels);
 }
@@ -94,6 +96,7 @@ std::vector<nlohmann::ordered_json> PredictFiles(const std::string& run_dir, con
     }
   }
   torch::NoGradGuard no_grad;
+  const Autocast autocast(ComputeDevice(), ParsePrecision(cfg.train.precision, "train.precision"));
   std::vector<nlohmann::ordered_json> out;
   for (size_t i = 0; i < files.size(); ++i) {
     std::vector<float> samples = ReadAudio(files[i], {cfg.data.loader.sample_rate});

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -132,6 +133,26 @@ TEST(TrainCli, TrainEvalPredictOnTheTinyCorpus) {
   r = RunFas(changed);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("differs"), std::string::npos) << r.err;
+}
+
+// Mixed precision through the real binary on the FAS head (its fused kept-rows projection has a backward of its
+// own, which autocast's bf16 rows reach): bf16 trains and evaluates; fp16 scales its loss and logs the scale.
+TEST(TrainCli, MixedPrecisionTrainsTheFasHead) {
+  TempDir d;
+  for (const std::string precision : {"bf16", "fp16"}) {
+    const std::string run = d / precision;
+    auto args = TrainArgs(run, d / "cache");
+    args.insert(args.end(), {"--set", "train.max_steps=4", "--set", "train.eval_every=4", "--set",
+                             "train.precision=" + precision, "--set", "eval=[]"});
+    const auto r = RunFas(args);
+    ASSERT_EQ(r.exit_code, 0) << precision << ": " << r.err;
+    bool scaled = false;
+    for (const auto& j : JsonLines(run + "/metrics.jsonl")) {
+      if (j.contains("loss")) EXPECT_TRUE(std::isfinite(j.at("loss").get<double>())) << j.dump();
+      scaled = scaled || j.contains("loss_scale");
+    }
+    EXPECT_EQ(scaled, precision == "fp16") << precision;
+  }
 }
 
 // The conflict-robust options through the real binary: counterfactual pairing (the tiny corpus carries the words'
