@@ -43,7 +43,10 @@ bool NeedsAudio(SerModel& model, const FeatureCache* cache) {
 
 void CompleteInput(SerModel& model, const FeatureCache* cache, const SerDataset& data,
                    const std::vector<int64_t>& batch, SerInput& in) {
-  if (cache != nullptr && cache->enabled()) cache->Load(data, batch, in);
+  // What BatchStream read ahead is already there.
+  if (cache != nullptr && cache->enabled()) {
+    cache->Load(data, batch, in, !in.acoustic_features.defined(), !in.semantic_features.defined());
+  }
   if (model->uses_semantic() && model->config().semantic.type == "text" && !in.semantic_features.defined()) {
     std::vector<std::string> texts;
     for (int64_t i : batch) texts.push_back(data.text(i));
@@ -58,7 +61,10 @@ BatchStream::BatchStream(const SerDataset& data, const LoaderConfig& loader, boo
     : data_(data), loader_cfg_(loader), train_(train), seed_(seed), rank_(rank), world_size_(world_size) {
   if (needs_audio) {
     loader_ = std::make_unique<DataLoader>(data.audio(), loader, train, seed, rank, world_size);
-  } else if (cache != nullptr && loader.skip_bad) {
+    return;
+  }
+  if (cache != nullptr && cache->enabled()) cache_ = cache;
+  if (cache != nullptr && loader.skip_bad) {
     // Once a pass, not once a batch: an utterance whose audio could not be cached stays out of every batch.
     cached_.resize(static_cast<size_t>(data.size()));
     for (int64_t i = 0; i < data.size(); ++i) cached_[static_cast<size_t>(i)] = cache->Has(data, i);
@@ -70,6 +76,8 @@ int64_t BatchStream::NumBatches(int64_t epoch) const {
 }
 
 void BatchStream::Start(int64_t epoch, int64_t first) {
+  if (ahead_.valid()) ahead_.wait();  // a read of the last pass still in flight is dropped
+  ahead_ = {};
   plan_ = data_.Batches(loader_cfg_, train_, seed_, epoch, rank_, world_size_);
   next_ = first;
   if (loader_) {
@@ -82,6 +90,27 @@ std::vector<SkippedLine> BatchStream::skipped() const {
   return loader_ ? loader_->skipped() : std::vector<SkippedLine>{};
 }
 
+std::optional<std::vector<int64_t>> BatchStream::NextItems() {
+  while (next_ < static_cast<int64_t>(plan_.size())) {
+    std::vector<int64_t> items;
+    for (int64_t i : plan_[static_cast<size_t>(next_++)]) {
+      if (cached_.empty() || cached_[static_cast<size_t>(i)]) items.push_back(i);
+    }
+    if (!items.empty()) return items;
+  }
+  return std::nullopt;
+}
+
+void BatchStream::ReadAhead() {
+  std::optional<std::vector<int64_t>> items = NextItems();
+  if (!items) return;
+  ahead_ = std::async(std::launch::async, [this, items = std::move(*items)] {
+    Read r{items, {}};
+    cache_->Load(data_, r.items, r.in);
+    return r;
+  });
+}
+
 bool BatchStream::Next(std::vector<int64_t>& items, SerInput& in) {
   if (loader_) {
     std::optional<Batch> b = loader_->Next();
@@ -91,14 +120,19 @@ bool BatchStream::Next(std::vector<int64_t>& items, SerInput& in) {
     in.lengths = b->lengths;
     return true;
   }
-  while (next_ < static_cast<int64_t>(plan_.size())) {
-    items.clear();
-    for (int64_t i : plan_[static_cast<size_t>(next_++)]) {
-      if (cached_.empty() || cached_[static_cast<size_t>(i)]) items.push_back(i);
-    }
-    if (!items.empty()) return true;
+  if (cache_ == nullptr) {
+    std::optional<std::vector<int64_t>> next = NextItems();
+    if (!next) return false;
+    items = std::move(*next);
+    return true;
   }
-  return false;
+  if (!ahead_.valid()) ReadAhead();
+  if (!ahead_.valid()) return false;
+  Read r = ahead_.get();  // a corrupt shard's error surfaces here, on the caller's thread
+  items = std::move(r.items);
+  in = std::move(r.in);
+  ReadAhead();
+  return true;
 }
 
 void TakeSemanticFrom(SerModel& model, const FeatureCache* cache, const SerDataset& data,

@@ -2,6 +2,7 @@
 // finished run (ser_run.cpp). Private to src/tasks/ser.
 #pragma once
 
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -52,17 +53,27 @@ void CompleteInput(SerModel& model, const FeatureCache* cache, const SerDataset&
 class BatchStream {
  public:
   // rank / world_size: this rank's shard of every epoch (data/loader.h's sharding). `cache`: the features that
-  // batches read when no audio is needed; an utterance it lacks (skip_bad: unreadable audio) is left out.
+  // batches read when no audio is needed; an utterance it lacks (skip_bad: unreadable audio) is left out. Those
+  // batches are read one ahead, on a thread, while the caller computes on the current one: an epoch from the
+  // store is then bounded by the step, not by copying the mapped shards into batches.
   BatchStream(const SerDataset& data, const LoaderConfig& loader, bool train, uint64_t seed, bool needs_audio,
               const FeatureCache* cache, int rank = 0, int world_size = 1);
   int64_t NumBatches(int64_t epoch) const;
   void Start(int64_t epoch, int64_t first);
   // Utterances the DataLoader left out for unusable audio (skip_bad), each listed once.
   std::vector<SkippedLine> skipped() const;
-  // The next batch's items, with the waveform filled in when decoding; false at the end of the pass.
+  // The next batch's items, with the waveform filled in when decoding, or its cached features when reading the
+  // store; false at the end of the pass.
   bool Next(std::vector<int64_t>& items, SerInput& in);
 
  private:
+  struct Read {
+    std::vector<int64_t> items;
+    SerInput in;
+  };
+  // The next batch of the plan with an utterance in it (skip_bad leaves out what the cache lacks).
+  std::optional<std::vector<int64_t>> NextItems();
+  void ReadAhead();
   const SerDataset& data_;
   LoaderConfig loader_cfg_;
   bool train_;
@@ -72,6 +83,8 @@ class BatchStream {
   std::vector<std::vector<int64_t>> plan_;
   int64_t next_ = 0;
   std::vector<bool> cached_;  // skip_bad over a cache: whether each utterance is in it (empty: all are)
+  const FeatureCache* cache_ = nullptr;  // read ahead from (null: batches carry items only)
+  std::future<Read> ahead_;              // the batch after the one last returned
 };
 
 torch::Tensor BatchLabels(const SerDataset& data, const std::vector<int64_t>& batch);
