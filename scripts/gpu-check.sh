@@ -267,7 +267,7 @@ run_all() {
   log "gpu-check: $GPUS GPU(s), python $PY, torch $("$PY" -c 'import torch; print(torch.__version__)')"
   local budget=${FAS_GPU_CHECK_BUDGET:-450} start=$SECONDS
   # name seconds: the most each section may take (the whole check ends within the budget)
-  local plan=("doctor 40" "units 40" "throughput 180" "parity 130" "train 100" "precision 60" "nccl 90")
+  local plan=("doctor 40" "units 40" "throughput 180" "train 100" "precision 60" "parity 200" "nccl 60")
   for p in "${plan[@]}"; do
     read -r name limit <<<"$p"
     local left=$((budget - (SECONDS - start) - 10))
