@@ -11,6 +11,7 @@
 #                                 FAS_GPU_CHECK_BUDGET seconds (450); a section that fails or runs out of time is
 #                                 a row of the table, the others still run. Prints the table last and writes it,
 #                                 the log and the raw timings under $OUT (default gpu-out/).
+# FAS_GPU_CHECK_SECTIONS="a b" runs only those sections.
 # Sections: doctor (fas doctor runs; the bf16 matmul ceiling), units (the unit tests that skip without a GPU:
 # device placement, AdamW on CUDA against the CPU, CUDA generator states, a one-rank NCCL group), throughput (WavLM-base-plus and Whisper-large-v3
 # encoders, fas against transformers, bf16), parity (every encoder family, CPU against GPU), train (a short run,
@@ -29,8 +30,9 @@ pack() {
   stage=$(mktemp -d)
   trap "rm -rf '$stage'" EXIT
   mkdir -p "$stage/fas-gpu/bin" "$stage/fas-gpu/lib" "$stage/fas-gpu/corpus"
-  flock /tmp/fas-ninja.lock ninja -C "$root/build" test_core test_engine
-  local bins=("$root/build/bin/fas" "$root/build/bin/bench_encoder" "$root/build/bin/libfas_spm_shim.so"
+  flock /tmp/fas-ninja.lock ninja -C "$root/build" test_core test_engine bench_feature_store
+  local bins=("$root/build/bin/fas" "$root/build/bin/bench_encoder" "$root/build/bin/bench_feature_store"
+    "$root/build/bin/libfas_spm_shim.so"
     "$root/build/tests/unit/core/test_core" "$root/build/tests/unit/engine/test_engine")
   cp "${bins[@]}" "$stage/fas-gpu/bin/"
   # LibTorch, CUDA and the GPU driver come from the GPU machine (same torch version); glibc's core is the
@@ -206,6 +208,27 @@ print(json.dumps({"section": "train", "check": "10 steps vs 5 + resume to 10 (%s
 PY
 }
 
+# The FAS head's epoch over a feature store (docs/feature_store.md's benchmark) on the device: 4 h of random bf16
+# patch means of the paper's two encoder shapes, batches of 32, scaled to the paper's 60 h.
+section_epoch() {
+  if [ "$GPUS" -eq 0 ]; then
+    row epoch "FAS head epoch from the store" "skipped: no GPU" "" ""
+    return
+  fi
+  local line
+  line=$("$WORK/fas-gpu/bin/bench_feature_store" --epoch-hours 4 --out "$WORK/epoch" --device cuda --threads 8 | tail -n1) ||
+    { row epoch "FAS head epoch from the store" fail "see the log" ""; return; }
+  echo "$line" >>"$LOG"
+  "$PY" - "$line" <<'PY' >>"$WORK/rows.jsonl"
+import json, sys
+j = json.loads(sys.argv[1])
+print(json.dumps({"section": "epoch", "check": "FAS head epoch from the store (cuda), 60 h scaled", "result": "info",
+                  "value": "%d steps of 32 over %g h in %.1f s (%.1f s reading); 60 h: %.1f s"
+                           % (j["steps"], j["audio_hours"], j["epoch_seconds"], j["read_seconds"], j["epoch_seconds_60h"]),
+                  "goal": ""}))
+PY
+}
+
 # Mixed precision on the device: the same model under bf16 autocast and under fp16 with loss scaling.
 section_precision() {
   train_args
@@ -267,9 +290,11 @@ run_all() {
   log "gpu-check: $GPUS GPU(s), python $PY, torch $("$PY" -c 'import torch; print(torch.__version__)')"
   local budget=${FAS_GPU_CHECK_BUDGET:-450} start=$SECONDS
   # name seconds: the most each section may take (the whole check ends within the budget)
-  local plan=("doctor 40" "units 40" "throughput 180" "train 100" "precision 60" "parity 200" "nccl 60")
+  local plan=("doctor 40" "units 40" "throughput 180" "train 100" "precision 60" "epoch 60" "parity 200" "nccl 60")
   for p in "${plan[@]}"; do
     read -r name limit <<<"$p"
+    # FAS_GPU_CHECK_SECTIONS="doctor epoch": only those (a rerun of what changed, within a lease's minutes).
+    if [ -n "${FAS_GPU_CHECK_SECTIONS:-}" ] && [[ " $FAS_GPU_CHECK_SECTIONS " != *" $name "* ]]; then continue; fi
     local left=$((budget - (SECONDS - start) - 10))
     [ "$limit" -lt "$left" ] || limit=$left
     if [ "$limit" -lt 15 ]; then

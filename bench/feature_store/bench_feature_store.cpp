@@ -4,10 +4,11 @@
 //   bench_feature_store --manifest M --encoder wavlm-base-plus|whisper-large-v3 --utterances N --out DIR
 //       `FeatureCache::Fill` (the path `fas extract` takes) over the first N utterances of M into DIR; prints one
 //       JSON line: audio hours, seconds, hours of audio a minute, stored bytes a hour (and the frame-store format's).
-//   bench_feature_store --epoch-hours H --out DIR
+//   bench_feature_store --epoch-hours H --out DIR [--device cpu|cuda]
 //       writes a store of H hours of random bfloat16 features of both shapes (13 x 768 patch means, 1 x 1280), then
 //       times one epoch of the FAS head over it (batches of 32 read from the mapped shards, layer mix, head,
-//       cross-entropy, backward, AdamW); prints one JSON line with the epoch seconds and that time scaled to 60 h.
+//       cross-entropy, backward, AdamW) on the device; prints one JSON line with the epoch seconds and that time
+//       scaled to 60 h.
 #include <torch/torch.h>
 
 #include <chrono>
@@ -18,6 +19,7 @@
 #include <numeric>
 
 #include "bench_util.h"
+#include "fas/core/device.h"
 #include "fas/core/runtime.h"
 #include "fas/encoders/encoder.h"
 #include "fas/fusion/fusion.h"
@@ -174,8 +176,11 @@ void Epoch(const fas::bench::Options& o) {
   c.d_model = 512;
   c.k_aco = 8;
   c.k_sem = 16;
+  const torch::Device device = fas::UseDevice(o.str("device"), "--device");
   auto head = fas::MakeFusionHead("fas", c, kAcousticDim, kSemanticDim, kClasses);
   fas::LayerWeightedSum mix(kAcousticStates);
+  head->to(device);
+  mix->to(device);
   std::vector<torch::Tensor> params = head->parameters();
   for (const auto& p : mix->parameters()) params.push_back(p);
   torch::optim::AdamW opt(params, torch::optim::AdamWOptions(2e-4).weight_decay(1e-4));
@@ -194,15 +199,19 @@ void Epoch(const fas::bench::Options& o) {
     auto [a, am] = ReadBatch(acoustic, items);
     auto [s, sm] = ReadBatch(semantic, items);
     read_seconds += Seconds(read);
+    a = fas::ToDevice(a, device), am = fas::ToDevice(am, device);
+    s = fas::ToDevice(s, device), sm = fas::ToDevice(sm, device);
     fas::FusionInput in{mix->Stacked(a), am, s.select(1, 0), sm};
     in.acoustic_patched = in.semantic_patched = true;
-    const torch::Tensor labels = torch::randint(0, kClasses, {static_cast<int64_t>(items.size())}, torch::kLong);
+    const torch::Tensor labels =
+        torch::randint(0, kClasses, {static_cast<int64_t>(items.size())}, torch::dtype(torch::kLong).device(device));
     const torch::Tensor loss = torch::nn::functional::cross_entropy(head->Forward(in).logits, labels);
     opt.zero_grad();
     loss.backward();
     opt.step();
     ++steps;
   }
+  fas::SynchronizeDevice(device);
   const double epoch = Seconds(start);
   nlohmann::json j = {{"case", "epoch"},
                       {"audio_hours", hours},
@@ -213,7 +222,8 @@ void Epoch(const fas::bench::Options& o) {
                       {"read_seconds", read_seconds},
                       {"epoch_seconds_60h", epoch * 60 / hours},
                       {"store_gb", (StoreBytes(out + "/acoustic") + StoreBytes(out + "/semantic")) / 1e9},
-                      {"threads", fas::IntraOpThreads()}};
+                      {"threads", fas::IntraOpThreads()},
+                      {"device", fas::DescribeDevice(device)}};
   std::printf("%s\n", j.dump().c_str());
 }
 
@@ -229,9 +239,10 @@ int main(int argc, char** argv) {
                                  {"dtype", "bfloat16"},
                                  {"whisper-layers", "32"},
                                  {"epoch-hours", ""},
+                                 {"device", "cpu"},
                                  {"threads", "2"}},
                                 "bench_feature_store (--manifest M --encoder E [--utterances N] | --epoch-hours H) "
-                                "--out DIR [--dtype bfloat16] [--whisper-layers 32] [--threads 2]");
+                                "--out DIR [--dtype bfloat16] [--whisper-layers 32] [--threads 2] [--device cpu]");
     fas::InitRuntime({o.integer("threads")});
     if (o.has("epoch-hours")) {
       Epoch(o);
