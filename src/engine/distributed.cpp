@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "fas/core/error_text.h"
 #include "fas/core/device.h"
 #include "fas/core/error.h"
 #include "fas/core/process.h"
@@ -154,8 +155,7 @@ void DataParallel::Check(const std::string& what, const std::function<void()>& o
     failed_ = true;
     // Gloo and NCCL report a dead peer as a closed connection, a communicator error or a timeout; either way this
     // rank cannot go on.
-    std::string msg = e.what();
-    if (const auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
+    const std::string msg = FirstLine(e.what());
     throw Error("data-parallel " + what + " failed on rank " + std::to_string(env_.rank) + " of " +
                 std::to_string(env_.world_size) + " (another rank died or timed out after " +
                 std::to_string(timeout_.count() / 1000) + " s): " + msg);

@@ -13,6 +13,7 @@
 #include "fas/core/progress.h"
 #include "fas/core/runtime.h"
 #include "fas/io/json_value.h"
+#include "fas/core/error_text.h"
 #include "fas/engine/adamw.h"
 #include "fas/engine/checkpoint_folder.h"
 #include "fas/engine/determinism.h"
@@ -40,8 +41,6 @@ using Clock = std::chrono::steady_clock;
 double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
 }
-
-std::string FirstLine(const std::string& text) { return text.substr(0, text.find('\n')); }
 
 // Runs `f` (a forward or backward pass, an evaluation), turning LibTorch's out-of-memory error and its refusal
 // of an op without a deterministic kernel into one line that says where it happened and what to change.
