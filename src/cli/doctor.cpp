@@ -14,6 +14,7 @@
 
 #include "command.h"
 #include "fas/core/device.h"
+#include "fas/core/error_text.h"
 #include "fas/core/gpu_info.h"
 #include "fas/core/runtime.h"
 #include "fas/text/sentencepiece.h"
@@ -79,51 +80,25 @@ std::string ConfigLine(const std::string& config, const std::string& needle) {
   return "";
 }
 
-double MeasureMatmulGflops(int n) {
+// n x n x n matmuls of `options`' dtype on its device, in FLOP/s: the median of `repeats` timed runs after
+// `warmups` (the thread pool and page faults on the CPU; clocks and cuBLAS's choice of kernel on a GPU). Random
+// normal inputs: zeros would let the tensor cores idle at a power no real model sees.
+double MeasureMatmulFlops(const torch::TensorOptions& options, int n, int warmups, int repeats) {
   torch::NoGradGuard no_grad;
-  auto a = torch::randn({n, n}), b = torch::randn({n, n});
-  auto c = torch::matmul(a, b);  // warm-up: thread pool, page faults
-  std::vector<double> times;
-  for (int i = 0; i < 5; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    c = torch::matmul(a, b);
-    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-  std::sort(times.begin(), times.end());
-  return 2.0 * n * n * n / times[times.size() / 2] / 1e9;
-}
-
-// bf16 n x n x n matmuls on a GPU in TFLOP/s: the median of 10 timed runs after warm-up (clocks, cuBLAS's choice
-// of kernel). Random normal inputs: zeros would let the tensor cores idle at a power no real model sees.
-double MeasureGpuMatmulTflops(const torch::Device& device, int n) {
-  torch::NoGradGuard no_grad;
-  const auto options = torch::TensorOptions().dtype(torch::kBFloat16).device(device);
+  const torch::Device device = options.device();
   auto a = torch::randn({n, n}, options), b = torch::randn({n, n}, options);
   auto c = torch::matmul(a, b);
-  for (int i = 0; i < 3; ++i) torch::matmul_out(c, a, b);
+  for (int i = 1; i < warmups; ++i) torch::matmul_out(c, a, b);
   fas::SynchronizeDevice(device);
   std::vector<double> times;
-  for (int i = 0; i < 10; ++i) {
+  for (int i = 0; i < repeats; ++i) {
     const auto t0 = std::chrono::steady_clock::now();
     torch::matmul_out(c, a, b);
     fas::SynchronizeDevice(device);
     times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   std::sort(times.begin(), times.end());
-  return 2.0 * n * n * n / times[times.size() / 2] / 1e12;
-}
-
-std::string Gib(int64_t bytes) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.1f GiB", static_cast<double>(bytes) / (1 << 30));
-  return buf;
-}
-
-// The first line of an exception's message (LibTorch's carry a C++ backtrace after it).
-std::string FirstLine(const std::exception& e) {
-  std::string msg = e.what();
-  if (const auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
-  return msg;
+  return 2.0 * n * n * n / times[times.size() / 2];
 }
 
 std::string Which(const std::string& tool) {
@@ -166,7 +141,7 @@ fas::cli::RunFn Setup(CLI::App& app) {
     const std::vector<fas::GpuInfo> gpus = fas::ListGpus();
     Report("gpus", gpus.empty() ? std::string("none visible") : std::to_string(gpus.size()) + " visible");
     for (const fas::GpuInfo& g : gpus) {
-      Report("gpu " + std::to_string(g.index), g.name + ", " + Gib(g.total_bytes) + " (" + Gib(g.free_bytes) +
+      Report("gpu " + std::to_string(g.index), g.name + ", " + fas::FormatGib(g.total_bytes) + " (" + fas::FormatGib(g.free_bytes) +
                                                    " free), compute capability " + std::to_string(g.major) + "." +
                                                    std::to_string(g.minor) + ", " +
                                                    std::to_string(g.multiprocessors) + " SMs");
@@ -182,7 +157,7 @@ fas::cli::RunFn Setup(CLI::App& app) {
     Report("intra-op threads", std::to_string(fas::IntraOpThreads()) + " (cores available: " +
                                    std::to_string(fas::AvailableCores()) + ")");
     Report("allocator", fas::AllocatorTuned() ? "tuned (M_MMAP_MAX=0, M_TRIM_THRESHOLD=2^31-1)" : "glibc default");
-    const double gflops = MeasureMatmulGflops(*size);
+    const double gflops = MeasureMatmulFlops(torch::TensorOptions(), *size, 1, 5) / 1e9;
     // MKL is linked into libtorch_cpu in the PyPI wheel, so no BLAS file shows in the process's maps: the build
     // setting and MKL's own version line say which BLAS runs; a mapped BLAS library is listed as well.
     std::string blas = setting("BLAS_INFO").empty() ? "unknown" : setting("BLAS_INFO");
@@ -199,12 +174,14 @@ fas::cli::RunFn Setup(CLI::App& app) {
     if (device.is_cuda()) {
       constexpr int kGpuMatmulSize = 8192;
       try {
-        const double tflops = MeasureGpuMatmulTflops(device, kGpuMatmulSize);
+        const double tflops =
+            MeasureMatmulFlops(torch::TensorOptions().dtype(torch::kBFloat16).device(device), kGpuMatmulSize, 4, 10) /
+            1e12;
         std::snprintf(buf, sizeof(buf), "%.1f TFLOP/s (%dx%d bfloat16 on %s, median of 10)", tflops, kGpuMatmulSize,
                       kGpuMatmulSize, device.str().c_str());
         Report("gpu matmul", buf);
       } catch (const std::exception& e) {
-        Report("gpu matmul", "not measured: " + FirstLine(e));
+        Report("gpu matmul", "not measured: " + fas::FirstLine(e.what()));
       }
     }
     std::string spm;

@@ -3,7 +3,6 @@
 #include <ATen/autocast_mode.h>
 #include <spdlog/spdlog.h>
 
-#include <cstdio>
 #include <regex>
 
 #include "fas/core/error.h"
@@ -90,9 +89,7 @@ std::string DescribeDevice(const torch::Device& device) {
   const int index = device.has_index() ? device.index() : 0;
   for (const GpuInfo& g : ListGpus()) {
     if (g.index != index) continue;
-    char memory[32];
-    std::snprintf(memory, sizeof(memory), "%.1f GiB", static_cast<double>(g.total_bytes) / (1 << 30));
-    return "cuda:" + std::to_string(index) + " (" + g.name + ", " + memory + ")";
+    return "cuda:" + std::to_string(index) + " (" + g.name + ", " + FormatGib(g.total_bytes) + ")";
   }
   return "cuda:" + std::to_string(index);
 }

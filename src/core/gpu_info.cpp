@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <cstdio>
+
 #ifdef FAS_CUDA
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAGuard.h>
@@ -39,6 +41,12 @@ std::vector<GpuInfo> ListGpus() {
   }
 #endif
   return out;
+}
+
+std::string FormatGib(int64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.1f GiB", static_cast<double>(bytes) / (1 << 30));
+  return buf;
 }
 
 CudaVersions LoadedCudaVersions() {

@@ -19,6 +19,9 @@ struct GpuInfo {
 
 std::vector<GpuInfo> ListGpus();
 
+// A GPU's memory as logs and `fas doctor` print it: "139.8 GiB".
+std::string FormatGib(int64_t bytes);
+
 // The versions of the CUDA runtime, cuDNN and NCCL this process loaded ("13.0", "9.19.0", "2.28.9"); "" when the
 // LibTorch has no CUDA (or no cuDNN / NCCL).
 struct CudaVersions {
