@@ -142,9 +142,8 @@ class AttentionImpl : public torch::nn::Module {
       torch::Tensor bias = alibi;
       if (key_padding.defined()) {
         const auto padded = key_padding.view({b, 1, 1, n});
-        bias = bias.defined() ? bias.masked_fill(padded, -std::numeric_limits<float>::infinity())
-                              : torch::zeros(padded.sizes(), x.options().dtype(torch::kFloat32))
-                                    .masked_fill(padded, -std::numeric_limits<float>::infinity());
+        if (!bias.defined()) bias = torch::zeros(padded.sizes(), x.options().dtype(torch::kFloat32));
+        bias = bias.masked_fill(padded, -std::numeric_limits<float>::infinity());
       }
       const auto o = kernels::GpuAttention::Run(q, k, v, bias, 1.0, 0.0);
       return torch::linear(o.transpose(1, 2).reshape({b, n, d}), proj->weight, proj->bias);

@@ -16,9 +16,10 @@ torch::Tensor GpuAttention::Run(const torch::Tensor& q, const torch::Tensor& k, 
   } else if (bias.defined()) {
     torch::Tensor b = bias;
     if (b.scalar_type() != q.scalar_type()) {
-      const double lowest = q.scalar_type() == torch::kBFloat16 ? -3.3895313892515355e38
-                            : q.scalar_type() == torch::kHalf   ? -65504.0
-                                                                : -std::numeric_limits<double>::max();
+      const double lowest =
+          q.scalar_type() == torch::kBFloat16 ? static_cast<double>(std::numeric_limits<c10::BFloat16>::lowest())
+          : q.scalar_type() == torch::kHalf   ? static_cast<double>(std::numeric_limits<c10::Half>::lowest())
+                                              : std::numeric_limits<double>::lowest();
       b = b.clamp_min(lowest).to(q.scalar_type());
     }
     mask = b;
