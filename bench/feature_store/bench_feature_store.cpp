@@ -6,22 +6,27 @@
 //       JSON line: audio hours, seconds, hours of audio a minute, stored bytes a hour (and the frame-store format's).
 //   bench_feature_store --epoch-hours H --out DIR [--device cpu|cuda]
 //       writes a store of H hours of random bfloat16 features of both shapes (13 x 768 patch means, 1 x 1280), then
-//       times one epoch of the FAS head over it (batches of 32 read from the mapped shards, layer mix, head,
-//       cross-entropy, backward, AdamW) on the device; prints one JSON line with the epoch seconds and that time
-//       scaled to 60 h.
+//       times one epoch of the FAS head over it as the trainer runs it (batches of 32 read ahead from the mapped
+//       shards, layer mix, head, cross-entropy, backward, accumulated into the paper's global batch of 2048, then
+//       AdamW) on the device; prints one JSON line with the epoch seconds and that time scaled to 60 h.
+//       --profile T.json records the epoch's operators.
+#include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
 
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <future>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <optional>
 
 #include "bench_util.h"
 #include "fas/core/device.h"
 #include "fas/core/runtime.h"
 #include "fas/encoders/encoder.h"
+#include "fas/engine/adamw.h"
 #include "fas/fusion/fusion.h"
 #include "fas/io/feature_shards.h"
 #include "fas/tasks/ser/experiment_config.h"
@@ -153,14 +158,20 @@ std::pair<torch::Tensor, torch::Tensor> ReadBatch(const fas::ShardStore& store, 
     longest = std::max(longest, views.back().size(1));
   }
   const int64_t b = static_cast<int64_t>(items.size());
-  torch::Tensor x = torch::zeros({b, views[0].size(0), longest, views[0].size(2)});
+  torch::Tensor x = torch::empty({b, views[0].size(0), longest, views[0].size(2)});
   torch::Tensor m = torch::zeros({b, longest}, torch::kBool);
   for (int64_t k = 0; k < b; ++k) {
-    x[k].narrow(1, 0, views[static_cast<size_t>(k)].size(1)).copy_(views[static_cast<size_t>(k)]);
-    m[k].narrow(0, 0, views[static_cast<size_t>(k)].size(1)).fill_(true);
+    const torch::Tensor& v = views[static_cast<size_t>(k)];
+    x[k].narrow(1, 0, v.size(1)).copy_(v);
+    x[k].narrow(1, v.size(1), longest - v.size(1)).zero_();
+    m[k].narrow(0, 0, v.size(1)).fill_(true);
   }
   return {x, m};
 }
+
+struct Batch {
+  torch::Tensor acoustic, acoustic_mask, semantic, semantic_mask;
+};
 
 void Epoch(const fas::bench::Options& o) {
   const std::string out = o.str("out");
@@ -172,57 +183,86 @@ void Epoch(const fas::bench::Options& o) {
   const double write_seconds = Seconds(start);
   const fas::ShardStore acoustic(out + "/acoustic", ""), semantic(out + "/semantic", "");
 
-  fas::FusionConfig c;  // the paper's head (configs/suites/paper_encoders.yaml)
-  c.d_model = 512;
-  c.k_aco = 8;
-  c.k_sem = 16;
+  // The paper's head and protocol (configs/suites/paper_encoders.yaml, FusionConfig's defaults): d 512, k 8 / 16,
+  // N_q 2, 8 heads, MLP 2 d, dropout 0.4; AdamW, batches of 32 accumulated into the global batch of 2048.
+  const fas::FusionConfig c;
+  const int64_t accumulation = o.integer("global-batch") / kBatch;
   const torch::Device device = fas::UseDevice(o.str("device"), "--device");
+  const fas::Precision precision = fas::ParsePrecision(o.str("precision"), "--precision");
   auto head = fas::MakeFusionHead("fas", c, kAcousticDim, kSemanticDim, kClasses);
   fas::LayerWeightedSum mix(kAcousticStates);
   head->to(device);
   mix->to(device);
   std::vector<torch::Tensor> params = head->parameters();
   for (const auto& p : mix->parameters()) params.push_back(p);
-  torch::optim::AdamW opt(params, torch::optim::AdamWOptions(2e-4).weight_decay(1e-4));
+  fas::FusedAdamW opt(params, torch::optim::AdamWOptions(2e-4).weight_decay(1e-4));
   head->train();
   // Length-bucketed batches, as the loader plans them.
   std::vector<int64_t> order(patches.size());
   std::iota(order.begin(), order.end(), 0);
   std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return patches[a] < patches[b]; });
-  start = std::chrono::steady_clock::now();
-  double read_seconds = 0;
-  int64_t steps = 0;
-  for (size_t first = 0; first < order.size(); first += kBatch) {
+  auto read = [&](size_t first) {
     const std::vector<int64_t> items(order.begin() + static_cast<int64_t>(first),
                                      order.begin() + static_cast<int64_t>(std::min(order.size(), first + kBatch)));
-    const auto read = std::chrono::steady_clock::now();
     auto [a, am] = ReadBatch(acoustic, items);
     auto [s, sm] = ReadBatch(semantic, items);
-    read_seconds += Seconds(read);
-    a = fas::ToDevice(a, device), am = fas::ToDevice(am, device);
-    s = fas::ToDevice(s, device), sm = fas::ToDevice(sm, device);
+    return Batch{a, am, s, sm};
+  };
+  // With --profile, LibTorch's autograd profiler records the epoch's operators (bench/common/profile_table.py sums
+  // them up); the epoch time then includes the profiler's overhead.
+  std::optional<torch::autograd::profiler::RecordProfile> recording;
+  if (!o.str("profile").empty()) recording.emplace(o.str("profile"));
+  start = std::chrono::steady_clock::now();
+  // As the trainer: the next batch is read from the mapped shards on a thread while this one computes; what is
+  // left of the reading shows as the wait.
+  std::future<Batch> ahead = std::async(std::launch::async, read, size_t{0});
+  double wait_seconds = 0;
+  int64_t steps = 0, optimizer_steps = 0, examples = 0;
+  for (size_t first = 0; first < order.size(); first += kBatch) {
+    const auto wait = std::chrono::steady_clock::now();
+    const Batch b = ahead.get();
+    wait_seconds += Seconds(wait);
+    if (first + kBatch < order.size()) ahead = std::async(std::launch::async, read, first + kBatch);
+    const auto a = fas::ToDevice(b.acoustic, device), am = fas::ToDevice(b.acoustic_mask, device);
+    const auto s = fas::ToDevice(b.semantic, device), sm = fas::ToDevice(b.semantic_mask, device);
     fas::FusionInput in{mix->Stacked(a), am, s.select(1, 0), sm};
     in.acoustic_patched = in.semantic_patched = true;
-    const torch::Tensor labels =
-        torch::randint(0, kClasses, {static_cast<int64_t>(items.size())}, torch::dtype(torch::kLong).device(device));
-    const torch::Tensor loss = torch::nn::functional::cross_entropy(head->Forward(in).logits, labels);
-    opt.zero_grad();
+    const int64_t n = a.size(0);
+    const torch::Tensor labels = torch::randint(0, kClasses, {n}, torch::dtype(torch::kLong).device(device));
+    torch::Tensor logits;
+    {
+      const fas::Autocast autocast(device, precision);
+      logits = head->Forward(in).logits;
+    }
+    const torch::Tensor loss = torch::nn::functional::cross_entropy(
+        logits.to(torch::kFloat), labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
     loss.backward();
-    opt.step();
+    examples += n;
     ++steps;
+    if (steps % accumulation == 0 || first + kBatch >= order.size()) {
+      // The trainer's update: the mean over the global batch folded into the optimizer's gradient scale.
+      opt.set_grad_scale(1.0 / static_cast<double>(examples));
+      opt.step();
+      opt.zero_grad();
+      examples = 0;
+      ++optimizer_steps;
+    }
   }
   fas::SynchronizeDevice(device);
   const double epoch = Seconds(start);
+  recording.reset();
   nlohmann::json j = {{"case", "epoch"},
                       {"audio_hours", hours},
                       {"utterances", patches.size()},
-                      {"steps", steps},
+                      {"batches", steps},
+                      {"optimizer_steps", optimizer_steps},
                       {"store_write_seconds", write_seconds},
                       {"epoch_seconds", epoch},
-                      {"read_seconds", read_seconds},
+                      {"read_wait_seconds", wait_seconds},
                       {"epoch_seconds_60h", epoch * 60 / hours},
                       {"store_gb", (StoreBytes(out + "/acoustic") + StoreBytes(out + "/semantic")) / 1e9},
                       {"threads", fas::IntraOpThreads()},
+                      {"precision", fas::PrecisionName(precision)},
                       {"device", fas::DescribeDevice(device)}};
   std::printf("%s\n", j.dump().c_str());
 }
@@ -240,9 +280,12 @@ int main(int argc, char** argv) {
                                  {"whisper-layers", "32"},
                                  {"epoch-hours", ""},
                                  {"device", "cpu"},
+                                 {"profile", ""},
+                                 {"global-batch", "2048"},
+                                 {"precision", "fp32"},
                                  {"threads", "2"}},
                                 "bench_feature_store (--manifest M --encoder E [--utterances N] | --epoch-hours H) "
-                                "--out DIR [--dtype bfloat16] [--whisper-layers 32] [--threads 2] [--device cpu]");
+                                "--out DIR [--dtype bfloat16] [--whisper-layers 32] [--threads 2] [--device cpu] [--global-batch 2048] [--precision fp32|bf16] [--profile trace.json]");
     fas::InitRuntime({o.integer("threads")});
     if (o.has("epoch-hours")) {
       Epoch(o);

@@ -22,7 +22,7 @@ struct KeptRowsLinearFunction : torch::autograd::Function<KeptRowsLinearFunction
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& values,
                                const torch::Tensor& rows, const torch::Tensor& keep, const torch::Tensor& weight,
                                const torch::Tensor& bias) {
-    ctx->save_for_backward({rows, keep});
+    ctx->save_for_backward({rows, keep, weight});
     ctx->saved_data["weight_grad"] = weight.requires_grad();
     ctx->saved_data["bias_grad"] = bias.requires_grad();
     return values.clone();
@@ -31,15 +31,18 @@ struct KeptRowsLinearFunction : torch::autograd::Function<KeptRowsLinearFunction
                                                  torch::autograd::variable_list grads) {
     const auto saved = ctx->get_saved_variables();
     const torch::Tensor& rows = saved[0];
+    const torch::Tensor& weight = saved[2];
     // Under autocast the rows were computed in bf16 / fp16 and the gradient may arrive in float32: the product is
     // taken in the wider of the two (autograd casts the result to the weight's dtype).
     const auto dtype = torch::promote_types(grads[0].scalar_type(), rows.scalar_type());
     const torch::Tensor g =
         (grads[0] * saved[1].unsqueeze(-1).to(grads[0].dtype())).reshape({-1, grads[0].size(-1)}).to(dtype);
-    torch::Tensor weight_grad, bias_grad;
+    torch::Tensor rows_grad, weight_grad, bias_grad;
+    // The rows' own gradient when they come from something trained (the acoustic layer mix): k rows, not P.
+    if (ctx->needs_input_grad(1)) rows_grad = g.mm(weight.to(dtype)).view(rows.sizes()).to(rows.scalar_type());
     if (ctx->saved_data["weight_grad"].toBool()) weight_grad = g.t().mm(rows.reshape({-1, rows.size(-1)}).to(dtype));
     if (ctx->saved_data["bias_grad"].toBool()) bias_grad = g.sum(0);
-    return {torch::Tensor(), torch::Tensor(), torch::Tensor(), weight_grad, bias_grad};
+    return {torch::Tensor(), rows_grad, torch::Tensor(), weight_grad, bias_grad};
   }
 };
 

@@ -56,8 +56,8 @@ TORCH_MODULE(AttentivePooling);
 torch::nn::Sequential MakeClassifier(int64_t in, int64_t hidden, int64_t num_classes, double dropout);
 
 // `values` [B, k, out]: rows of x W^T + b, computed without a gradient, times `keep` [B, k] (bool). Returns them
-// with the gradient that expression has for `weight` and `bias`, computed from `rows` [B, k, in], the inputs of
-// those rows; `rows` itself gets none (it must be a constant).
+// with the gradient that expression has for `weight`, `bias` and `rows` [B, k, in], the inputs of those rows (the
+// rows' gradient only when they require one).
 torch::Tensor KeptRowsLinear(const torch::Tensor& values, const torch::Tensor& rows, const torch::Tensor& keep,
                              const torch::Tensor& weight, const torch::Tensor& bias);
 

@@ -37,9 +37,10 @@ class FasHead : public HeadBase {
   }
 
   // Patchify, project, select. Top-K ranks the projected patches, so all of them are projected, but only the k
-  // kept ones reach the loss: when the features are constants (cached, or a frozen encoder's), the projection's
-  // weight gradient is computed from the kept patches' rows alone (k of P rows: 8 of 30 and 16 of 30 at the
-  // paper's settings) instead of from every row, most of them multiplied by a zero gradient.
+  // kept ones reach the loss: the projection's weight gradient, and the patches' own gradient when they come out
+  // of something trained (the acoustic layer mix), are computed from the kept patches' rows alone (k of P rows:
+  // 8 of 30 and 16 of 30 at the paper's settings) instead of from every row, most of them multiplied by a zero
+  // gradient.
   TokenSelection SelectProjected(const torch::Tensor& x, const torch::Tensor& mask, int64_t s, torch::nn::Linear& proj,
                                  int64_t k) {
     auto [patches, m] = Patchify(x, mask, s);
@@ -48,8 +49,7 @@ class FasHead : public HeadBase {
       const TokenSelection raw = TopKByEnergy(patches, m, k);
       return {proj(raw.tokens) * raw.mask.unsqueeze(-1).to(patches.scalar_type()), raw.mask, raw.index};
     }
-    if (!torch::GradMode::is_enabled() || patches.requires_grad() || !proj->weight.requires_grad() ||
-        !proj->bias.requires_grad()) {
+    if (!torch::GradMode::is_enabled() || !proj->weight.requires_grad() || !proj->bias.requires_grad()) {
       return Select({proj(patches), m}, k);
     }
     TokenSelection sel;

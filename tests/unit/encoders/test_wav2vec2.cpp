@@ -308,6 +308,32 @@ TEST(Wav2Vec2, TrainingStepReachesEveryTrainableParameter) {
   EXPECT_TRUE(torch::allclose(stacked, pooled));
 }
 
+TEST(LayerWeightedSum, StackedIsTheSoftmaxWeightedSumAndSoIsItsGradient) {
+  // The mix runs as one batched product; it is sum_s softmax(logits)_s x_s, with that expression's gradient for the
+  // logits and for trained states, over [B, S, T, D] and [B, S, D] stacks.
+  for (const std::vector<int64_t>& shape : {std::vector<int64_t>{3, 4, 5, 6}, std::vector<int64_t>{2, 4, 7}}) {
+    fas::LayerWeightedSum sum(4);
+    sum->to(torch::kDouble);
+    {
+      torch::NoGradGuard no_grad;
+      sum->layer_logits.copy_(torch::tensor({0.3, -1.0, 2.0, 0.5}, torch::kDouble));
+    }
+    const auto x = torch::randn(shape, torch::kDouble).requires_grad_(true);
+    const auto g = torch::randn(sum->Stacked(x).sizes(), torch::kDouble);
+    (sum->Stacked(x) * g).sum().backward();
+    const auto fast_logits = sum->layer_logits.grad().clone(), fast_x = x.grad().clone();
+    sum->layer_logits.mutable_grad() = torch::Tensor();
+    x.mutable_grad() = torch::Tensor();
+    std::vector<int64_t> view(shape.size(), 1);
+    view[1] = 4;
+    const auto plain = (x * torch::softmax(sum->layer_logits, 0).view(view)).sum(1);
+    EXPECT_TRUE(torch::allclose(sum->Stacked(x), plain, 1e-12, 1e-12));
+    (plain * g).sum().backward();
+    EXPECT_TRUE(torch::allclose(fast_logits, sum->layer_logits.grad(), 1e-12, 1e-12));
+    EXPECT_TRUE(torch::allclose(fast_x, x.grad(), 1e-12, 1e-12));
+  }
+}
+
 TEST(Wav2Vec2, FreezingAndUnfreezeAfterSteps) {
   fas::AcousticEncoderConfig c;
   c.num_hidden_layers = 1;

@@ -175,6 +175,30 @@ TEST(Heads, FasOnCachedFeaturesHasTheLogitsAndGradientsOfItsPlainForm) {
   }
 }
 
+TEST(Heads, FasGivesTrainedFeaturesTheGradientOfItsPlainForm) {
+  // Features that come out of something trained (the acoustic layer mix over cached states, a fine-tuned encoder)
+  // get their gradient from the kept rows alone, as the projection's weight does; it is the plain form's.
+  const auto c = SmallConfig();
+  auto head = fas::MakeFusionHead("fas", c, kDa, kDs, kClasses);
+  head->to(torch::kDouble);
+  head->eval();
+  fas::FusionInput in = Batch();
+  in.acoustic = in.acoustic.to(torch::kDouble).requires_grad_(true);
+  in.semantic = in.semantic.to(torch::kDouble).requires_grad_(true);
+  auto input_grads = [&](const torch::Tensor& logits) {
+    head->zero_grad();
+    in.acoustic.mutable_grad() = torch::Tensor();
+    in.semantic.mutable_grad() = torch::Tensor();
+    logits.logsumexp(-1).sum().backward();
+    return std::make_pair(in.acoustic.grad().clone(), in.semantic.grad().clone());
+  };
+  const auto [fast_acoustic, fast_semantic] = input_grads(head->Forward(in).logits);
+  const auto [plain_acoustic, plain_semantic] = input_grads(PlainFasLogits(*head, c, in));
+  EXPECT_GT(fast_acoustic.abs().max().item<double>(), 0.0);
+  EXPECT_TRUE(torch::allclose(fast_acoustic, plain_acoustic, 1e-10, 1e-12));
+  EXPECT_TRUE(torch::allclose(fast_semantic, plain_semantic, 1e-10, 1e-12));
+}
+
 // energy: raw ranks the patches before the projection. Under a projection that keeps the ranking (a scaled
 // identity-like map, zero bias) it selects what `projected` selects, so the logits agree; under one that reorders
 // the patches (it scales one input dimension up and the others down) they differ. Padding never leaks either way.
