@@ -17,7 +17,7 @@
 #include "fas/encoders/kernels/attention.h"
 #include "fas/encoders/kernels/channels_last_conv.h"
 #include "fas/encoders/kernels/head_parallel_attention.h"
-#include "fas/encoders/kernels/onednn_columns.h"
+#include "fas/encoders/kernels/onednn_linear.h"
 #include "fas/encoders/kernels/time_major_conv.h"
 
 namespace fas {
@@ -117,7 +117,7 @@ class FeatureProjectionImpl : public torch::nn::Module {
   }
   torch::Tensor forward(torch::Tensor x) {  // [B, T, C]
     if (layer_norm) x = layer_norm(x);
-    auto y = kernels::PackedLinear::Applies(fast_, x) ? packed_(projection, x) : Linear(projection, x);
+    auto y = kernels::OneDnnLinear::Applies(fast_, x) ? onednn_(projection, x) : Linear(projection, x);
     return torch::dropout(y, dropout_, is_training());
   }
   torch::nn::LayerNorm layer_norm{nullptr};
@@ -126,7 +126,7 @@ class FeatureProjectionImpl : public torch::nn::Module {
  private:
   bool fast_;
   double dropout_;
-  kernels::PackedLinear packed_;
+  kernels::OneDnnLinear onednn_;
 };
 
 // Conv1d with weight norm over dim 2 (torch.nn.utils.weight_norm(conv, dim=2)): weight = g * v / ||v||, the norm
@@ -223,10 +223,7 @@ class AttentionImpl : public torch::nn::Module {
     const kernels::AttentionBiases biases{mask_bias, position_bias,
                                           position_bias.defined() ? Gate(x) : torch::Tensor()};
     const kernels::AttentionProjections p{q_proj, k_proj, v_proj, out_proj, heads_};
-    if (kernels::ColumnsAttention::Applies(fast_, x)) return columns_(p, fused_, x, biases);
-    if (kernels::HeadParallelAttention::Applies(fast_, x)) {
-      return kernels::HeadParallelAttention::Run(p, fused_, x, biases);
-    }
+    if (kernels::HeadParallelAttention::Applies(fast_, x)) return head_parallel_(p, fused_, x, biases);
     if (kernels::FusedQkvAttention::Applies(fast_)) return kernels::FusedQkvAttention::Run(p, fused_, x, biases);
     const int64_t b = x.size(0), t = x.size(1), d = x.size(2);
     auto q = (Linear(q_proj, x) * p.scale()).view({b, t, heads_, head_dim_}).transpose(1, 2);
@@ -265,7 +262,7 @@ class AttentionImpl : public torch::nn::Module {
   double dropout_;
   int64_t num_buckets_, max_distance_;
   kernels::FusedQkv fused_;
-  kernels::ColumnsAttention columns_;
+  kernels::HeadParallelAttention head_parallel_;
 };
 TORCH_MODULE(Attention);
 
@@ -280,8 +277,9 @@ class FeedForwardImpl : public torch::nn::Module {
     output_dense = register_module("output_dense", torch::nn::Linear(c.intermediate_size, c.hidden_size));
   }
   torch::Tensor forward(const torch::Tensor& x) {
-    if (kernels::ColumnsFeedForward::Applies(fast_, x, act_)) {
-      return columns_(intermediate_dense, output_dense, act_, x);
+    if (kernels::OneDnnLinear::Applies(fast_, x) && (act_ == "gelu" || act_ == "relu")) {
+      const auto post = act_ == "gelu" ? kernels::PostOp::kGelu : kernels::PostOp::kRelu;
+      return output_(output_dense, intermediate_(intermediate_dense, x, post));
     }
     auto h = torch::dropout(Activation(act_, Linear(intermediate_dense, x)), activation_dropout_, is_training());
     return torch::dropout(Linear(output_dense, h), hidden_dropout_, is_training());
@@ -292,7 +290,7 @@ class FeedForwardImpl : public torch::nn::Module {
   bool fast_;
   std::string act_;
   double activation_dropout_, hidden_dropout_;
-  kernels::ColumnsFeedForward columns_;
+  kernels::OneDnnLinear intermediate_, output_;
 };
 TORCH_MODULE(FeedForward);
 

@@ -8,10 +8,13 @@ namespace fas::kernels {
 
 bool HeadParallelAttention::Applies(bool fast, const torch::Tensor& x) { return CpuInference(fast, x); }
 
-torch::Tensor HeadParallelAttention::Run(const AttentionProjections& p, FusedQkv& fused, const torch::Tensor& x,
-                                         const AttentionBiases& biases) {
+torch::Tensor HeadParallelAttention::operator()(const AttentionProjections& p, FusedQkv& fused, const torch::Tensor& x,
+                                                const AttentionBiases& biases) {
   const int64_t b = x.size(0), t = x.size(1), d = x.size(2), heads = p.heads, head_dim = p.head_dim();
-  const auto qkv = fused(p, x);  // [B, T, 3D], q pre-scaled
+  const bool onednn = OneDnnLinear::Applies(true, x);
+  // [B, T, 3D], q pre-scaled
+  const auto qkv = onednn ? qkv_(x, fused.Weight(p), fused.Bias(p), {p.q->weight, p.k->weight, p.v->weight})
+                          : fused(p, x);
   const auto& gate = biases.gate;
   const auto& position = biases.position;
   const auto& mask = biases.mask;
@@ -30,7 +33,7 @@ torch::Tensor HeadParallelAttention::Run(const AttentionProjections& p, FusedQkv
       torch::mm_out(columns, scores, part(2));
     }
   });
-  return torch::linear(out, p.out->weight, p.out->bias);
+  return onednn ? out_(p.out, out) : torch::linear(out, p.out->weight, p.out->bias);
 }
 
 }  // namespace fas::kernels

@@ -11,7 +11,7 @@
 #include "fas/encoders/kernels/attention.h"
 #include "fas/encoders/kernels/channels_last_conv.h"
 #include "fas/encoders/kernels/head_parallel_attention.h"
-#include "fas/encoders/kernels/onednn_columns.h"
+#include "fas/encoders/kernels/onednn_linear.h"
 #include "fas/encoders/kernels/time_major_conv.h"
 #include "fas/encoders/kernels/winograd_conv.h"
 #include "fas/encoders/wav2vec2.h"
@@ -111,52 +111,43 @@ TEST(Kernels, SwitchReadsTheConfigAndTheEnvironmentOverridesIt) {
   EXPECT_FALSE(k::CpuInference(false, x));
 }
 
-TEST(Kernels, PackedLinearMatchesLinearUpToItsRowLimit) {
+TEST(Kernels, OneDnnLinearMatchesLinearWithItsFusedActivations) {
   torch::manual_seed(1);
   auto layer = RandomLinear(96, 160);
-  k::PackedLinear packed;
+  k::OneDnnLinear onednn;
   c10::InferenceMode guard;
-  for (const int64_t rows : {1, 49, 160}) {
-    const auto x = torch::randn({1, rows, 96});
-    ASSERT_TRUE(k::PackedLinear::Applies(true, x)) << rows;
-    EXPECT_LT(MaxAbs(packed(layer, x), torch::linear(x, layer->weight, layer->bias)), kTolerance) << rows;
+  for (const std::vector<int64_t>& shape : {std::vector<int64_t>{1, 1, 96}, {1, 49, 96}, {3, 170, 96}, {7, 96}}) {
+    const auto x = torch::randn(shape);
+    ASSERT_TRUE(k::OneDnnLinear::Applies(true, x));
+    const auto plain = torch::linear(x, layer->weight, layer->bias);
+    EXPECT_EQ(onednn(layer, x).sizes(), plain.sizes());
+    EXPECT_LT(MaxAbs(onednn(layer, x), plain), kTolerance) << x.sizes();
+    EXPECT_LT(MaxAbs(onednn(layer, x, k::PostOp::kGelu), torch::gelu(plain)), kTolerance) << x.sizes();
+    EXPECT_LT(MaxAbs(onednn(layer, x, k::PostOp::kRelu), torch::relu(plain)), kTolerance) << x.sizes();
   }
-  EXPECT_FALSE(k::PackedLinear::Applies(true, torch::randn({2, 81, 96})));  // 162 rows
-  EXPECT_FALSE(k::PackedLinear::Applies(false, torch::randn({1, 49, 96})));
-  EXPECT_FALSE(k::PackedLinear::Applies(true, torch::randn({1, 49, 96}, torch::kFloat64)));
+  // A transposed (non-contiguous) input, as the attention's output can be.
+  const auto xt = torch::randn({96, 20}).t();
+  EXPECT_LT(MaxAbs(onednn(layer, xt), torch::linear(xt, layer->weight, layer->bias)), kTolerance);
+  EXPECT_FALSE(k::OneDnnLinear::Applies(false, torch::randn({1, 49, 96})));
+  EXPECT_FALSE(k::OneDnnLinear::Applies(true, torch::randn({1, 49, 96}, torch::kFloat64)));
+  EXPECT_FALSE(k::OneDnnLinear::Applies(true, torch::randn({1, 49, 96}, torch::kBFloat16)));
 }
 
-TEST(Kernels, PackedLinearFollowsWeightUpdates) {
+TEST(Kernels, OneDnnLinearFollowsWeightUpdates) {
   torch::manual_seed(2);
   auto layer = RandomLinear(32, 48);
-  k::PackedLinear packed;
+  k::OneDnnLinear onednn;
   const auto x = torch::randn({5, 32});
   {
     c10::InferenceMode guard;
-    packed(layer, x);
+    onednn(layer, x);
   }
   {
     torch::NoGradGuard no_grad;
     layer->weight.mul_(2.0);
   }
   c10::InferenceMode guard;
-  EXPECT_LT(MaxAbs(packed(layer, x), torch::linear(x, layer->weight, layer->bias)), kTolerance);
-}
-
-TEST(Kernels, ColumnsFeedForwardMatchesThePlainBlock) {
-  torch::manual_seed(3);
-  auto intermediate = RandomLinear(64, 256), output = RandomLinear(256, 64);
-  k::ColumnsFeedForward columns;
-  c10::InferenceMode guard;
-  for (const std::string act : {"gelu", "relu"}) {
-    const auto x = torch::randn({3, 40, 64});
-    ASSERT_TRUE(k::ColumnsFeedForward::Applies(true, x, act));
-    auto h = torch::linear(x, intermediate->weight, intermediate->bias);
-    h = act == "gelu" ? torch::gelu(h) : torch::relu(h);
-    const auto plain = torch::linear(h, output->weight, output->bias);
-    EXPECT_LT(MaxAbs(columns(intermediate, output, act, x), plain), kTolerance) << act;
-  }
-  EXPECT_FALSE(k::ColumnsFeedForward::Applies(true, torch::randn({1, 4, 64}), "swish"));
+  EXPECT_LT(MaxAbs(onednn(layer, x), torch::linear(x, layer->weight, layer->bias)), kTolerance);
 }
 
 // Each attention route, one utterance and a padded batch, with and without WavLM's gated position bias.
@@ -173,13 +164,9 @@ TEST(Kernels, AttentionRoutesMatchThePlainAttention) {
       const std::string label = std::to_string(batch) + " x " + std::to_string(t) + (position ? " position" : "");
       c10::InferenceMode guard;
       k::FusedQkv fused;
-      k::ColumnsAttention columns;
-      if (batch * t <= k::PackedLinear::kMaxRows) {
-        ASSERT_TRUE(k::ColumnsAttention::Applies(true, x));
-        EXPECT_LT(MaxAbs(columns(p, fused, x, biases), plain), kTolerance) << "columns " << label;
-      }
+      k::HeadParallelAttention head_parallel;
       ASSERT_TRUE(k::HeadParallelAttention::Applies(true, x));
-      EXPECT_LT(MaxAbs(k::HeadParallelAttention::Run(p, fused, x, biases), plain), kTolerance) << "heads " << label;
+      EXPECT_LT(MaxAbs(head_parallel(p, fused, x, biases), plain), kTolerance) << "heads " << label;
       EXPECT_LT(MaxAbs(k::FusedQkvAttention::Run(p, fused, x, biases), plain), kTolerance) << "fused " << label;
     }
   }
@@ -280,8 +267,8 @@ fas::AcousticEncoder LoadVariant(const std::string& variant, const std::optional
 class ReferenceAgainstRoutes : public ::testing::TestWithParam<std::string> {};
 
 // Every hidden state of the model with FAS_KERNELS=reference against the same model on its speed routes, under
-// InferenceMode: the fixtures' padded batch and the same batch unpadded (3 x 79 frames: the head-parallel
-// attention), and one short utterance (6 frames: the oneDNN columns).
+// InferenceMode: the fixtures' padded batch, the same batch unpadded (3 x 79 frames) and one short utterance
+// (6 frames).
 TEST_P(ReferenceAgainstRoutes, EveryHiddenStateAgrees) {
   const std::string variant = GetParam();
   auto reference = LoadVariant(variant, "reference");
