@@ -1,6 +1,5 @@
 // MingTok-Audio's encoder, computing what the published vae_modules.Encoder (over transformers' Qwen2Model) and
 // AudioVAE.encode_latent compute, module for module; registered names are the published checkpoint's.
-#include "fas/encoders/kernels/gpu_attention.h"
 #include "fas/encoders/mingtok_audio.h"
 
 #include <cmath>
@@ -9,6 +8,9 @@
 #include <nlohmann/json.hpp>
 
 #include "fas/core/error.h"
+#include "fas/encoders/kernels.h"
+#include "fas/encoders/kernels/gpu_attention.h"
+#include "fas/encoders/kernels/onednn_linear.h"
 #include "fas/io/json_value.h"
 
 namespace fas {
@@ -79,7 +81,8 @@ class AttentionImpl : public torch::nn::Module {
     auto split = [&](const torch::Tensor& t, int64_t heads) {
       return t.view({B, T, heads, head_dim_}).transpose(1, 2);
     };
-    auto q = split(q_proj(x), heads_), k = split(k_proj(x), kv_heads_), v = split(v_proj(x), kv_heads_);
+    auto q = split(q_.Forward(fast_, q_proj, x), heads_), k = split(k_.Forward(fast_, k_proj, x), kv_heads_),
+         v = split(v_.Forward(fast_, v_proj, x), kv_heads_);
     q = q * cos + RotateHalf(q) * sin;
     k = k * cos + RotateHalf(k) * sin;
     // Key/value head j serves query heads j * groups .. (j + 1) * groups - 1 (transformers' repeat_kv).
@@ -95,7 +98,7 @@ class AttentionImpl : public torch::nn::Module {
     scores = scores.masked_fill(~allowed, -std::numeric_limits<float>::infinity());
     auto probs = torch::softmax(scores, -1, torch::kFloat32).to(q.scalar_type());
     probs = torch::dropout(probs, dropout_, is_training());
-    return o_proj(torch::matmul(probs, v).transpose(1, 2).reshape({B, T, heads_ * head_dim_}));
+    return o_.Forward(fast_, o_proj, torch::matmul(probs, v).transpose(1, 2).reshape({B, T, heads_ * head_dim_}));
   }
 
   torch::nn::Linear q_proj, k_proj, v_proj, o_proj;
@@ -103,6 +106,8 @@ class AttentionImpl : public torch::nn::Module {
  private:
   int64_t heads_, kv_heads_, head_dim_;
   double dropout_;
+  bool fast_ = kernels::RoutesOn();
+  kernels::OneDnnLinear q_, k_, v_, o_;
 };
 TORCH_MODULE(Attention);
 
@@ -114,10 +119,15 @@ class MlpImpl : public torch::nn::Module {
         up_proj(register_module("up_proj", Unbiased(c.hidden_size, c.intermediate_size))),
         down_proj(register_module("down_proj", Unbiased(c.intermediate_size, c.hidden_size))),
         act_(c.hidden_act) {}
-  torch::Tensor forward(const torch::Tensor& x) { return down_proj(Activation(act_, gate_proj(x)) * up_proj(x)); }
+  torch::Tensor forward(const torch::Tensor& x) {
+    return down_.Forward(fast_, down_proj, Activation(act_, gate_.Forward(fast_, gate_proj, x)) *
+                                               up_.Forward(fast_, up_proj, x));
+  }
   torch::nn::Linear gate_proj, up_proj, down_proj;
 
  private:
+  bool fast_ = kernels::RoutesOn();
+  kernels::OneDnnLinear gate_, up_, down_;
   static torch::nn::Linear Unbiased(int64_t in, int64_t out) {
     return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(false));
   }

@@ -1,4 +1,3 @@
-#include "fas/encoders/kernels/gpu_attention.h"
 #include "fas/encoders/whisper.h"
 
 #include <algorithm>
@@ -9,6 +8,10 @@
 
 #include "fas/audio/features.h"
 #include "fas/core/error.h"
+#include "fas/encoders/kernels.h"
+#include "fas/encoders/kernels/gpu_attention.h"
+#include "fas/encoders/kernels/head_parallel_attention.h"
+#include "fas/encoders/kernels/onednn_linear.h"
 #include "fas/io/json_value.h"
 
 namespace fas {
@@ -33,9 +36,13 @@ class SelfAttentionImpl : public torch::nn::Module {
         q_proj(register_module("q_proj", torch::nn::Linear(c.d_model, c.d_model))),
         out_proj(register_module("out_proj", torch::nn::Linear(c.d_model, c.d_model))),
         heads_(c.encoder_attention_heads),
-        dropout_(c.attention_dropout) {}
+        dropout_(c.attention_dropout),
+        fast_(kernels::RoutesOn()) {}
 
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& additive_mask) {
+    if (kernels::HeadParallelAttention::Applies(fast_, x)) {
+      return head_parallel_({q_proj, k_proj, v_proj, out_proj, heads_}, fused_, x, {additive_mask, {}, {}});
+    }
     const int64_t B = x.size(0), T = x.size(1), D = x.size(2), d = D / heads_;
     auto split = [&](const torch::Tensor& t) { return t.view({B, T, heads_, d}).transpose(1, 2); };
     auto q = split(q_proj(x) * std::pow(static_cast<double>(d), -0.5)), k = split(k_proj(x)), v = split(v_proj(x));
@@ -54,6 +61,9 @@ class SelfAttentionImpl : public torch::nn::Module {
  private:
   int64_t heads_;
   double dropout_;
+  bool fast_;
+  kernels::FusedQkv fused_;
+  kernels::HeadParallelAttention head_parallel_;
 };
 TORCH_MODULE(SelfAttention);
 
@@ -68,12 +78,19 @@ class LayerImpl : public torch::nn::Module {
         final_layer_norm(register_module("final_layer_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.d_model})))),
         act_(c.activation_function),
         dropout_(c.dropout),
-        activation_dropout_(c.activation_dropout) {}
+        activation_dropout_(c.activation_dropout),
+        fast_(kernels::RoutesOn()) {}
 
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& additive_mask) {
     auto h = x + torch::dropout(self_attn(self_attn_layer_norm(x), additive_mask), dropout_, is_training());
-    auto f = torch::dropout(Activate(act_, fc1(final_layer_norm(h))), activation_dropout_, is_training());
-    return h + torch::dropout(fc2(f), dropout_, is_training());
+    // gelu and relu run inside oneDNN's product; the others after it.
+    const bool fused = act_ == "gelu" || act_ == "relu";
+    const auto post = act_ == "gelu" ? kernels::PostOp::kGelu : act_ == "relu" ? kernels::PostOp::kRelu
+                                                                               : kernels::PostOp::kNone;
+    auto f = fc1_.Forward(fast_, fc1, final_layer_norm(h), post);
+    if (!fused) f = Activate(act_, f);
+    f = torch::dropout(f, activation_dropout_, is_training());
+    return h + torch::dropout(fc2_.Forward(fast_, fc2, f), dropout_, is_training());
   }
 
   SelfAttention self_attn;
@@ -84,6 +101,8 @@ class LayerImpl : public torch::nn::Module {
  private:
   std::string act_;
   double dropout_, activation_dropout_;
+  bool fast_;
+  kernels::OneDnnLinear fc1_, fc2_;
 };
 
 LogMelConfig MelConfig(const WhisperEncoderConfig& c) {

@@ -18,6 +18,9 @@ inline const std::string kReference = "reference";
 void CheckKernels(const std::string& value, const std::string& field);
 // What a module built now runs: FAS_KERNELS when set (it overrides the config), else `configured`.
 std::string EffectiveKernels(const std::string& configured);
+// Whether a module built now runs the routes: EffectiveKernels(configured) is auto. Encoders without a `kernels` key
+// of their own (Whisper, MingTok-Audio) pass the default and follow FAS_KERNELS alone.
+bool RoutesOn(const std::string& configured = kAuto);
 // Whether a CPU inference route may replace plain code on x: kernels auto, InferenceMode (no autograd graph to
 // keep), x on the CPU.
 bool CpuInference(bool fast, const torch::Tensor& x);

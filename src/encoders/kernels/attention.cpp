@@ -2,6 +2,7 @@
 #include "fas/encoders/kernels/attention.h"
 
 #include <cmath>
+#include <vector>
 
 #include "fas/encoders/kernels/gpu_attention.h"
 
@@ -29,8 +30,12 @@ const torch::Tensor& FusedQkv::Weight(const AttentionProjections& p) {
 }
 
 const torch::Tensor& FusedQkv::Bias(const AttentionProjections& p) {
-  return bias_.Get({p.q->bias, p.k->bias, p.v->bias}, [&] {
-    return torch::cat({p.q->bias * p.scale(), p.k->bias, p.v->bias});
+  // A key projection without a bias (Whisper's) contributes zeros.
+  std::vector<torch::Tensor> sources{p.q->bias, p.v->bias};
+  if (p.k->bias.defined()) sources.push_back(p.k->bias);
+  return bias_.Get(sources, [&] {
+    const torch::Tensor k = p.k->bias.defined() ? p.k->bias : torch::zeros_like(p.v->bias);
+    return torch::cat({p.q->bias * p.scale(), k, p.v->bias});
   });
 }
 

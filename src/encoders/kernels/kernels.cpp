@@ -19,6 +19,8 @@ std::string EffectiveKernels(const std::string& configured) {
   return forced;
 }
 
+bool RoutesOn(const std::string& configured) { return EffectiveKernels(configured) == kAuto; }
+
 bool CpuInference(bool fast, const torch::Tensor& x) {
   return fast && c10::InferenceMode::is_enabled() && x.device().is_cpu();
 }

@@ -58,4 +58,10 @@ torch::Tensor OneDnnLinear::operator()(const torch::nn::Linear& layer, const tor
   return (*this)(x, layer->weight, layer->bias, {layer->weight}, post);
 }
 
+torch::Tensor OneDnnLinear::Forward(bool fast, const torch::nn::Linear& layer, const torch::Tensor& x, PostOp post) {
+  if (Applies(fast, x)) return (*this)(layer, x, post);
+  const torch::Tensor y = torch::linear(x, layer->weight, layer->bias);
+  return post == PostOp::kGelu ? torch::gelu(y) : post == PostOp::kRelu ? torch::relu(y) : y;
+}
+
 }  // namespace fas::kernels

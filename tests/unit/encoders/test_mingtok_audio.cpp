@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "fas/core/error.h"
@@ -75,22 +76,28 @@ TEST(MingTokAudio, LoadsThePublishedCheckpointSkippingTheDecoder) {
 }
 
 // Every hidden state, the posterior, its mean and std, over the zero-padded batch, within 1e-4 of the reference.
+// Without a graph (the plain modules) and under InferenceMode on the CPU (oneDNN's linears).
 TEST(MingTokAudio, EveryLayerMatchesThePublishedCode) {
-  auto encoder = Load();
-  const fas::SafeTensorsFile expected(Fixture("expected.safetensors"));
-  torch::NoGradGuard no_grad;
-  const fas::MingTokAudioOutput out = encoder->forward(expected.Get("waveform"), expected.Get("lengths"));
-  ASSERT_EQ(out.hidden_states.size(), 4u);
-  for (size_t i = 0; i < out.hidden_states.size(); ++i) {
-    const double err = MaxError(out.hidden_states[i], expected.Get("hidden_states." + std::to_string(i)));
-    std::printf("hidden_states.%zu: max abs error %.3g\n", i, err);
-    EXPECT_LT(err, 1e-4) << i;
+  for (const bool inference : {false, true}) {
+    SCOPED_TRACE(inference ? "inference routes" : "plain modules");
+    auto encoder = Load();
+    const fas::SafeTensorsFile expected(Fixture("expected.safetensors"));
+    torch::NoGradGuard no_grad;
+    std::optional<c10::InferenceMode> mode;
+    if (inference) mode.emplace();
+    const fas::MingTokAudioOutput out = encoder->forward(expected.Get("waveform"), expected.Get("lengths"));
+    ASSERT_EQ(out.hidden_states.size(), 4u);
+    for (size_t i = 0; i < out.hidden_states.size(); ++i) {
+      const double err = MaxError(out.hidden_states[i], expected.Get("hidden_states." + std::to_string(i)));
+      std::printf("hidden_states.%zu: max abs error %.3g\n", i, err);
+      EXPECT_LT(err, 1e-4) << i;
+    }
+    EXPECT_LT(MaxError(out.posterior, expected.Get("posterior")), 1e-4);
+    EXPECT_LT(MaxError(out.mean, expected.Get("mean")), 1e-4);
+    EXPECT_LT(MaxError(out.std, expected.Get("std")), 1e-4);
+    EXPECT_TRUE(out.lengths.equal(expected.Get("frame_num")));
+    EXPECT_EQ(out.mask.sum(1).to(torch::kInt64).equal(out.lengths), true);
   }
-  EXPECT_LT(MaxError(out.posterior, expected.Get("posterior")), 1e-4);
-  EXPECT_LT(MaxError(out.mean, expected.Get("mean")), 1e-4);
-  EXPECT_LT(MaxError(out.std, expected.Get("std")), 1e-4);
-  EXPECT_TRUE(out.lengths.equal(expected.Get("frame_num")));
-  EXPECT_EQ(out.mask.sum(1).to(torch::kInt64).equal(out.lengths), true);
 }
 
 // An utterance gives the same frames alone as in the batch, whatever fills the batch's padding.

@@ -161,6 +161,24 @@ TEST(WhisperEncoder, VariableFramingMatchesReferenceAndIgnoresBatchPadding) {
   EXPECT_EQ(out.mask.sum(1)[1].item<int64_t>(), n);
 }
 
+// Under InferenceMode on the CPU the encoder takes its speed routes (head-parallel attention, oneDNN's linears with
+// GELU fused); they hold the same parity with transformers, padding masks included.
+TEST(WhisperEncoder, InferenceRoutesMatchReference) {
+  c10::InferenceMode inference;
+  auto thirty = Load("window", "window30s/");
+  const double err30 = Compare(thirty->forward(ThirtySeconds().unsqueeze(0)), "window30s/expected.safetensors");
+  const fas::SafeTensorsFile inputs(Fixture("inputs.safetensors"));
+  const double window =
+      Compare(Load("window")->forward(inputs.Get("waveform"), inputs.Get("lengths")), "expected_window.safetensors");
+  const double variable = Compare(Load("variable")->forward(inputs.Get("waveform"), inputs.Get("lengths")),
+                                  "expected_variable.safetensors");
+  std::printf("whisper inference routes: max abs error 30 s %.3g, window %.3g, variable %.3g\n", err30, window,
+              variable);
+  EXPECT_LT(err30, 1e-4);
+  EXPECT_LT(window, 1e-4);
+  EXPECT_LT(variable, 1e-4);
+}
+
 // An utterance longer than the positions reach (the fixture models' 1 s; 30 s for the released ones) is encoded
 // window by window and joined in time, in both framings: its first window's states are those of its first second
 // alone, its last window's those of its remainder alone; a short utterance beside it is unaffected.

@@ -28,7 +28,8 @@ torch::Tensor AddBiases(torch::Tensor scores, const AttentionBiases& biases);
 // gate * position + mask as one additive term for a fused kernel (undefined when there is neither).
 torch::Tensor JoinBiases(const AttentionBiases& biases);
 
-// q, k and v as one [3D, D] matrix and [3D] bias, the scale folded into q's rows, derived once (inference only).
+// q, k and v as one [3D, D] matrix and [3D] bias, the scale folded into q's rows, derived once (inference only). The
+// key projection may have no bias (Whisper's); q and v need theirs.
 class FusedQkv {
  public:
   const torch::Tensor& Weight(const AttentionProjections& p);

@@ -26,6 +26,9 @@ class OneDnnLinear {
   torch::Tensor operator()(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
                            const std::vector<torch::Tensor>& sources, PostOp post = PostOp::kNone);
   torch::Tensor operator()(const torch::nn::Linear& layer, const torch::Tensor& x, PostOp post = PostOp::kNone);
+  // post(layer(x)) through the route when it applies, else through LibTorch's linear and activation.
+  torch::Tensor Forward(bool fast, const torch::nn::Linear& layer, const torch::Tensor& x,
+                        PostOp post = PostOp::kNone);
 
  private:
   DerivedCache packed_;
