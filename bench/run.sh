@@ -44,9 +44,10 @@ mark() { printf '{"bench": "%s", "event": "%s", "load": "%s"}\n' "$1" "$2" "$(lo
 note "fas doctor (matmul throughput)"
 "$bin/fas" doctor --threads "$threads" > "$work/doctor.txt"
 gflops=$(sed -n 's/^matmul: *\([0-9.]*\) GFLOP.*/\1/p' "$work/doctor.txt")
+onednn_gflops=$(sed -n 's/^onednn matmul: *\([0-9.]*\) GFLOP.*/\1/p' "$work/doctor.txt")
 cpu=$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)
-printf '{"meta": true, "threads": %s, "rounds": %s, "steps": %s, "matmul_gflops": %s, "cpu": "%s", "cores": %s, "date": "%s", "peer_malloc": "%s"}\n' \
-  "$threads" "$rounds" "$steps" "${gflops:-0}" "$cpu" "$(nproc)" "$(date -u +%Y-%m-%dT%H:%MZ)" "${PEER_MALLOC:-default}" >> "$results"
+printf '{"meta": true, "threads": %s, "rounds": %s, "steps": %s, "matmul_gflops": %s, "onednn_matmul_gflops": %s, "cpu": "%s", "cores": %s, "date": "%s", "peer_malloc": "%s"}\n' \
+  "$threads" "$rounds" "$steps" "${gflops:-0}" "${onednn_gflops:-0}" "$cpu" "$(nproc)" "$(date -u +%Y-%m-%dT%H:%MZ)" "${PEER_MALLOC:-default}" >> "$results"
 
 # wav2vec2-base (random weights, HuggingFace's names and config.json) shared by benchmarks 1 and 4.
 "$py" "$root/bench/encoder/peer_transformers.py" --model "$work/w2v" --make-weights

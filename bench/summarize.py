@@ -33,7 +33,10 @@ def main():
     # A benchmark's stdout also carries the trainer's log lines; the results are the JSON objects.
     rows = [json.loads(line) for line in open(os.path.join(a.work, "results.jsonl")) if line.startswith("{")]
     meta = next(r for r in rows if r.get("meta"))
-    gflops_limit = meta["matmul_gflops"]
+    # The machine's limit: the faster of the two GEMMs LibTorch carries (MKL's, what torch.matmul runs, and
+    # oneDNN's, what FAS's encoder inference runs), both measured by `fas doctor`.
+    onednn = meta.get("onednn_matmul_gflops", 0)
+    gflops_limit = max(meta["matmul_gflops"], onednn)
     loads = {(r["bench"], r["event"]): r["load"] for r in rows if "event" in r}
 
     def timed(bench):
@@ -130,7 +133,8 @@ def main():
         "# FAS against PyTorch on this machine",
         "",
         f"{meta['date']}, {meta['cpu']}, {meta['cores']} cores, {meta['threads']} threads on both sides; "
-        f"`fas doctor` matmul: {gflops_limit:.0f} GFLOP/s. {meta['rounds']} rounds alternating FAS and PyTorch "
+        f"`fas doctor` matmul: {meta['matmul_gflops']:.0f} GFLOP/s (MKL), {onednn:.0f} GFLOP/s (oneDNN); the "
+        f"limit below is the faster. {meta['rounds']} rounds alternating FAS and PyTorch "
         f"(training benchmarks: {meta['steps']} timed steps a round after warm-up); medians over every timed run. "
         f"The peer: {peer_name} from the project's venv (the wheel whose LibTorch FAS links; SDPA attention, "
         "inference_mode, fused AdamW)"

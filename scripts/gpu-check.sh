@@ -210,8 +210,9 @@ section_epoch() {
 import json, sys
 j = json.loads(sys.argv[1])
 print(json.dumps({"section": "epoch", "check": "FAS head epoch from the store (cuda), 60 h scaled", "result": "info",
-                  "value": "%d steps of 32 over %g h in %.1f s (%.1f s reading); 60 h: %.1f s"
-                           % (j["steps"], j["audio_hours"], j["epoch_seconds"], j["read_seconds"], j["epoch_seconds_60h"]),
+                  "value": "%d batches of %d over %g h in %.1f s (%.1f s waiting for reads); 60 h: %.1f s"
+                           % (j["batches"], j["batch"], j["audio_hours"], j["epoch_seconds"], j["read_wait_seconds"],
+                              j["epoch_seconds_60h"]),
                   "goal": ""}))
 PY
 }

@@ -6,9 +6,9 @@
 //       JSON line: audio hours, seconds, hours of audio a minute, stored bytes a hour (and the frame-store format's).
 //   bench_feature_store --epoch-hours H --out DIR [--device cpu|cuda]
 //       writes a store of H hours of random bfloat16 features of both shapes (13 x 768 patch means, 1 x 1280), then
-//       times one epoch of the FAS head over it as the trainer runs it (batches of 32 read ahead from the mapped
-//       shards, layer mix, head, cross-entropy, backward, accumulated into the paper's global batch of 2048, then
-//       AdamW) on the device; prints one JSON line with the epoch seconds and that time scaled to 60 h.
+//       times one epoch of the FAS head over it as the trainer runs it (batches of --batch (32) read ahead from the
+//       mapped shards, layer mix, head, cross-entropy, backward, accumulated into the paper's global batch of 2048,
+//       then AdamW) on the device; prints one JSON line with the epoch seconds and that time scaled to 60 h.
 //       --profile T.json records the epoch's operators.
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
@@ -38,7 +38,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr double kPatchesPerSecond = 10;  // 50 Hz frames, patches of 5
-constexpr int64_t kAcousticStates = 13, kAcousticDim = 768, kSemanticDim = 1280, kBatch = 32, kClasses = 7;
+constexpr int64_t kAcousticStates = 13, kAcousticDim = 768, kSemanticDim = 1280, kClasses = 7;
 
 double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
@@ -184,9 +184,13 @@ void Epoch(const fas::bench::Options& o) {
   const fas::ShardStore acoustic(out + "/acoustic", ""), semantic(out + "/semantic", "");
 
   // The paper's head and protocol (configs/suites/paper_encoders.yaml, FusionConfig's defaults): d 512, k 8 / 16,
-  // N_q 2, 8 heads, MLP 2 d, dropout 0.4; AdamW, batches of 32 accumulated into the global batch of 2048.
+  // N_q 2, 8 heads, MLP 2 d, dropout 0.4; AdamW, batches of --batch accumulated into the global batch of 2048.
   const fas::FusionConfig c;
-  const int64_t accumulation = o.integer("global-batch") / kBatch;
+  const int64_t batch = o.integer("batch");
+  if (batch < 1 || o.integer("global-batch") % batch != 0) {
+    throw fas::ConfigError("--global-batch must be a multiple of --batch");
+  }
+  const int64_t accumulation = o.integer("global-batch") / batch;
   const torch::Device device = fas::UseDevice(o.str("device"), "--device");
   const fas::Precision precision = fas::ParsePrecision(o.str("precision"), "--precision");
   auto head = fas::MakeFusionHead("fas", c, kAcousticDim, kSemanticDim, kClasses);
@@ -203,7 +207,7 @@ void Epoch(const fas::bench::Options& o) {
   std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return patches[a] < patches[b]; });
   auto read = [&](size_t first) {
     const std::vector<int64_t> items(order.begin() + static_cast<int64_t>(first),
-                                     order.begin() + static_cast<int64_t>(std::min(order.size(), first + kBatch)));
+                                     order.begin() + static_cast<int64_t>(std::min(order.size(), first + batch)));
     auto [a, am] = ReadBatch(acoustic, items);
     auto [s, sm] = ReadBatch(semantic, items);
     return Batch{a, am, s, sm};
@@ -218,11 +222,12 @@ void Epoch(const fas::bench::Options& o) {
   std::future<Batch> ahead = std::async(std::launch::async, read, size_t{0});
   double wait_seconds = 0;
   int64_t steps = 0, optimizer_steps = 0, examples = 0;
-  for (size_t first = 0; first < order.size(); first += kBatch) {
+  for (size_t first = 0; first < order.size(); first += static_cast<size_t>(batch)) {
     const auto wait = std::chrono::steady_clock::now();
     const Batch b = ahead.get();
     wait_seconds += Seconds(wait);
-    if (first + kBatch < order.size()) ahead = std::async(std::launch::async, read, first + kBatch);
+    const size_t next = first + static_cast<size_t>(batch);
+    if (next < order.size()) ahead = std::async(std::launch::async, read, next);
     const auto a = fas::ToDevice(b.acoustic, device), am = fas::ToDevice(b.acoustic_mask, device);
     const auto s = fas::ToDevice(b.semantic, device), sm = fas::ToDevice(b.semantic_mask, device);
     fas::FusionInput in{mix->Stacked(a), am, s.select(1, 0), sm};
@@ -239,7 +244,7 @@ void Epoch(const fas::bench::Options& o) {
     loss.backward();
     examples += n;
     ++steps;
-    if (steps % accumulation == 0 || first + kBatch >= order.size()) {
+    if (steps % accumulation == 0 || next >= order.size()) {
       // The trainer's update: the mean over the global batch folded into the optimizer's gradient scale.
       opt.set_grad_scale(1.0 / static_cast<double>(examples));
       opt.step();
@@ -254,6 +259,7 @@ void Epoch(const fas::bench::Options& o) {
   nlohmann::json j = {{"case", "epoch"},
                       {"audio_hours", hours},
                       {"utterances", patches.size()},
+                      {"batch", batch},
                       {"batches", steps},
                       {"optimizer_steps", optimizer_steps},
                       {"store_write_seconds", write_seconds},
@@ -282,10 +288,11 @@ int main(int argc, char** argv) {
                                  {"device", "cpu"},
                                  {"profile", ""},
                                  {"global-batch", "2048"},
+                                 {"batch", "32"},
                                  {"precision", "fp32"},
                                  {"threads", "2"}},
                                 "bench_feature_store (--manifest M --encoder E [--utterances N] | --epoch-hours H) "
-                                "--out DIR [--dtype bfloat16] [--whisper-layers 32] [--threads 2] [--device cpu] [--global-batch 2048] [--precision fp32|bf16] [--profile trace.json]");
+                                "--out DIR [--dtype bfloat16] [--whisper-layers 32] [--threads 2] [--device cpu] [--batch 32] [--global-batch 2048] [--precision fp32|bf16] [--profile trace.json]");
     fas::InitRuntime({o.integer("threads")});
     if (o.has("epoch-hours")) {
       Epoch(o);

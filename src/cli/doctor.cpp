@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iomanip>
 #include <sstream>
 #include <iostream>
@@ -17,6 +18,7 @@
 #include "fas/core/error_text.h"
 #include "fas/core/gpu_info.h"
 #include "fas/core/runtime.h"
+#include "fas/encoders/kernels/onednn_linear.h"
 #include "fas/text/sentencepiece.h"
 
 namespace fs = std::filesystem;
@@ -80,25 +82,41 @@ std::string ConfigLine(const std::string& config, const std::string& needle) {
   return "";
 }
 
-// n x n x n matmuls of `options`' dtype on its device, in FLOP/s: the median of `repeats` timed runs after
-// `warmups` (the thread pool and page faults on the CPU; clocks and cuBLAS's choice of kernel on a GPU). Random
-// normal inputs: zeros would let the tensor cores idle at a power no real model sees.
-double MeasureMatmulFlops(const torch::TensorOptions& options, int n, int warmups, int repeats) {
-  torch::NoGradGuard no_grad;
-  const torch::Device device = options.device();
-  auto a = torch::randn({n, n}, options), b = torch::randn({n, n}, options);
-  auto c = torch::matmul(a, b);
-  for (int i = 1; i < warmups; ++i) torch::matmul_out(c, a, b);
+// FLOP/s of `product` (`flop` a call): the median of `repeats` timed calls after `warmups` (the thread pool and
+// page faults on the CPU; clocks and cuBLAS's choice of kernel on a GPU).
+double MeasureFlops(const std::function<void()>& product, double flop, const torch::Device& device, int warmups,
+                    int repeats) {
+  for (int i = 0; i < warmups; ++i) product();
   fas::SynchronizeDevice(device);
   std::vector<double> times;
   for (int i = 0; i < repeats; ++i) {
     const auto t0 = std::chrono::steady_clock::now();
-    torch::matmul_out(c, a, b);
+    product();
     fas::SynchronizeDevice(device);
     times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   std::sort(times.begin(), times.end());
-  return 2.0 * n * n * n / times[times.size() / 2];
+  return flop / times[times.size() / 2];
+}
+
+// n x n x n matmuls of `options`' dtype on its device, in FLOP/s. Random normal inputs: zeros would let the tensor
+// cores idle at a power no real model sees.
+double MeasureMatmulFlops(const torch::TensorOptions& options, int n, int warmups, int repeats) {
+  torch::NoGradGuard no_grad;
+  auto a = torch::randn({n, n}, options), b = torch::randn({n, n}, options);
+  auto c = torch::matmul(a, b);
+  return MeasureFlops([&] { torch::matmul_out(c, a, b); }, 2.0 * n * n * n, options.device(), warmups - 1, repeats);
+}
+
+// The same product through oneDNN's inner product on a weight reordered once, the route encoder inference takes
+// on the CPU (fas/encoders/kernels/onednn_linear.h); 0 when this LibTorch has no oneDNN.
+double MeasureOneDnnFlops(int n, int warmups, int repeats) {
+  c10::InferenceMode inference;
+  auto x = torch::randn({n, n}), w = torch::randn({n, n});
+  if (!fas::kernels::OneDnnLinear::Applies(true, x)) return 0;
+  fas::kernels::OneDnnLinear linear;
+  const torch::Tensor none;
+  return MeasureFlops([&] { linear(x, w, none, {w}); }, 2.0 * n * n * n, torch::kCPU, warmups, repeats);
 }
 
 std::string Which(const std::string& tool) {
@@ -168,9 +186,17 @@ fas::cli::RunFn Setup(CLI::App& app) {
     const auto omp = MappedLibraries({"libgomp", "libiomp", "libomp"});
     Report("openmp runtime", omp.empty() ? std::string("none mapped")
                                          : Join(omp) + (omp.size() > 1 ? " (more than one: two thread pools)" : ""));
-    char buf[96];
+    char buf[128];
     std::snprintf(buf, sizeof(buf), "%.1f GFLOP/s (%dx%d float32, median of 5)", gflops, *size, *size);
     Report("matmul", buf);
+    const double onednn = MeasureOneDnnFlops(*size, 1, 5) / 1e9;
+    if (onednn > 0) {
+      std::snprintf(buf, sizeof(buf), "%.1f GFLOP/s (the same product as oneDNN's inner product: encoder inference)",
+                    onednn);
+      Report("onednn matmul", buf);
+    } else {
+      Report("onednn matmul", "not available (LibTorch without oneDNN: encoder inference uses the BLAS above)");
+    }
     if (device.is_cuda()) {
       constexpr int kGpuMatmulSize = 8192;
       try {

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "fas/core/device.h"
 #include "fas/core/error.h"
 #include "fas/encoders/wav2vec2.h"
 #include "support/test_support.h"
@@ -332,6 +333,10 @@ TEST(LayerWeightedSum, StackedIsTheSoftmaxWeightedSumAndSoIsItsGradient) {
     EXPECT_TRUE(torch::allclose(fast_logits, sum->layer_logits.grad(), 1e-12, 1e-12));
     EXPECT_TRUE(torch::allclose(fast_x, x.grad(), 1e-12, 1e-12));
   }
+  // Under autocast the mix keeps the states' dtype (a batched product would otherwise run in bfloat16).
+  fas::LayerWeightedSum mix(3);
+  const fas::Autocast autocast(torch::kCPU, fas::Precision::kBFloat16);
+  EXPECT_EQ(mix->Stacked(torch::randn({2, 3, 4, 5})).scalar_type(), torch::kFloat);
 }
 
 TEST(Wav2Vec2, FreezingAndUnfreezeAfterSteps) {
