@@ -133,8 +133,9 @@ def main():
         "# FAS against PyTorch on this machine",
         "",
         f"{meta['date']}, {meta['cpu']}, {meta['cores']} cores, {meta['threads']} threads on both sides; "
-        f"`fas doctor` matmul: {meta['matmul_gflops']:.0f} GFLOP/s (MKL), {onednn:.0f} GFLOP/s (oneDNN); the "
-        f"limit below is the faster. {meta['rounds']} rounds alternating FAS and PyTorch "
+        f"`fas doctor` matmul: {meta['matmul_gflops']:.0f} GFLOP/s"
+        + (f" (MKL), {onednn:.0f} GFLOP/s (oneDNN); the limit below is the faster" if onednn else "")
+        + f". {meta['rounds']} rounds alternating FAS and PyTorch "
         f"(training benchmarks: {meta['steps']} timed steps a round after warm-up); medians over every timed run. "
         f"The peer: {peer_name} from the project's venv (the wheel whose LibTorch FAS links; SDPA attention, "
         "inference_mode, fused AdamW)"

@@ -4,20 +4,21 @@
 //   bench_feature_store --manifest M --encoder wavlm-base-plus|whisper-large-v3 --utterances N --out DIR
 //       `FeatureCache::Fill` (the path `fas extract` takes) over the first N utterances of M into DIR; prints one
 //       JSON line: audio hours, seconds, hours of audio a minute, stored bytes a hour (and the frame-store format's).
-//   bench_feature_store --epoch-hours H --out DIR [--device cpu|cuda]
+//   bench_feature_store --epoch-hours H --out DIR [--device cpu|cuda] [--batch 32] [--global-batch 2048]
+//                       [--precision fp32|bf16|fp16] [--profile T.json]
 //       writes a store of H hours of random bfloat16 features of both shapes (13 x 768 patch means, 1 x 1280), then
 //       times one epoch of the FAS head over it as the trainer runs it (batches of --batch (32) read ahead from the
 //       mapped shards, layer mix, head, cross-entropy, backward, accumulated into the paper's global batch of 2048,
-//       then AdamW) on the device; prints one JSON line with the epoch seconds and that time scaled to 60 h.
-//       --profile T.json records the epoch's operators.
+//       then AdamW) on the device, the forward under autocast at --precision; prints one JSON line with the epoch
+//       seconds and that time scaled to 60 h. --profile T.json records the epoch's operators.
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
 
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <future>
 #include <fstream>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <optional>
@@ -187,8 +188,8 @@ void Epoch(const fas::bench::Options& o) {
   // N_q 2, 8 heads, MLP 2 d, dropout 0.4; AdamW, batches of --batch accumulated into the global batch of 2048.
   const fas::FusionConfig c;
   const int64_t batch = o.integer("batch");
-  if (batch < 1 || o.integer("global-batch") % batch != 0) {
-    throw fas::ConfigError("--global-batch must be a multiple of --batch");
+  if (batch < 1 || o.integer("global-batch") < batch || o.integer("global-batch") % batch != 0) {
+    throw fas::ConfigError("--batch must be >= 1 and --global-batch a multiple of it");
   }
   const int64_t accumulation = o.integer("global-batch") / batch;
   const torch::Device device = fas::UseDevice(o.str("device"), "--device");
@@ -219,6 +220,7 @@ void Epoch(const fas::bench::Options& o) {
   start = std::chrono::steady_clock::now();
   // As the trainer: the next batch is read from the mapped shards on a thread while this one computes; what is
   // left of the reading shows as the wait.
+  if (order.empty()) throw fas::ConfigError("--epoch-hours " + o.str("epoch-hours") + " makes no utterance");
   std::future<Batch> ahead = std::async(std::launch::async, read, size_t{0});
   double wait_seconds = 0;
   int64_t steps = 0, optimizer_steps = 0, examples = 0;
@@ -292,7 +294,9 @@ int main(int argc, char** argv) {
                                  {"precision", "fp32"},
                                  {"threads", "2"}},
                                 "bench_feature_store (--manifest M --encoder E [--utterances N] | --epoch-hours H) "
-                                "--out DIR [--dtype bfloat16] [--whisper-layers 32] [--threads 2] [--device cpu] [--batch 32] [--global-batch 2048] [--precision fp32|bf16] [--profile trace.json]");
+                                "--out DIR [--dtype bfloat16] [--whisper-layers 32] [--threads 2] [--device cpu] "
+                                "[--batch 32] [--global-batch 2048] [--precision fp32|bf16|fp16] "
+                                "[--profile trace.json]");
     fas::InitRuntime({o.integer("threads")});
     if (o.has("epoch-hours")) {
       Epoch(o);

@@ -33,8 +33,9 @@ torch::Tensor LayerWeightedSumImpl::Stacked(const torch::Tensor& stacked) {
   const int64_t B = stacked.size(0), S = layer_logits.size(0);
   std::vector<int64_t> shape = stacked.sizes().vec();
   shape.erase(shape.begin() + 1);
+  const int64_t rest = c10::multiply_integers(shape.begin() + 1, shape.end());
   const auto w = weights().to(stacked.dtype()).view({1, 1, S}).expand({B, 1, S});
-  return torch::bmm(w, stacked.reshape({B, S, -1})).view(shape);
+  return torch::bmm(w, stacked.reshape({B, S, rest})).view(shape);
 }
 
 std::vector<torch::Tensor> SelectLayers(const std::vector<torch::Tensor>& hidden_states,

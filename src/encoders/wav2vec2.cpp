@@ -277,9 +277,14 @@ class FeedForwardImpl : public torch::nn::Module {
     output_dense = register_module("output_dense", torch::nn::Linear(c.intermediate_size, c.hidden_size));
   }
   torch::Tensor forward(const torch::Tensor& x) {
-    if (kernels::OneDnnLinear::Applies(fast_, x) && (act_ == "gelu" || act_ == "relu")) {
-      const auto post = act_ == "gelu" ? kernels::PostOp::kGelu : kernels::PostOp::kRelu;
-      return output_(output_dense, intermediate_(intermediate_dense, x, post));
+    if (kernels::OneDnnLinear::Applies(fast_, x)) {
+      // gelu and relu run inside oneDNN's product; the others after it.
+      const bool fused = act_ == "gelu" || act_ == "relu";
+      const auto post = act_ == "gelu"   ? kernels::PostOp::kGelu
+                        : act_ == "relu" ? kernels::PostOp::kRelu
+                                         : kernels::PostOp::kNone;
+      const auto h = intermediate_(intermediate_dense, x, post);
+      return output_(output_dense, fused ? h : Activation(act_, h));
     }
     auto h = torch::dropout(Activation(act_, Linear(intermediate_dense, x)), activation_dropout_, is_training());
     return torch::dropout(Linear(output_dense, h), hidden_dropout_, is_training());

@@ -253,8 +253,15 @@ SerOutput SerModelImpl::Forward(const SerInput& input_in) {
       return {cached, BoolMask(cached_mask)};
     }
     if (frozen) {
-      torch::NoGradGuard no_grad;
-      return (this->*encode)(input);
+      // Under InferenceMode, so that the encoder's CPU speed routes run. In training the head keeps these
+      // features for its backward, which inference tensors may not be: they are copied out as ordinary ones.
+      StreamFeatures s;
+      {
+        c10::InferenceMode inference;
+        s = (this->*encode)(input);
+      }
+      if (c10::InferenceMode::is_enabled() || !torch::GradMode::is_enabled()) return s;
+      return {s.states.clone(), s.mask.clone()};
     }
     return (this->*encode)(input);
   };

@@ -22,7 +22,7 @@ std::string EffectiveKernels(const std::string& configured);
 // of their own (Whisper, MingTok-Audio) pass the default and follow FAS_KERNELS alone.
 bool RoutesOn(const std::string& configured = kAuto);
 // Whether a CPU inference route may replace plain code on x: kernels auto, InferenceMode (no autograd graph to
-// keep), x on the CPU.
+// keep), x on the CPU, and no CPU autocast (the plain modules then run in the precision it asks for).
 bool CpuInference(bool fast, const torch::Tensor& x);
 
 }  // namespace fas::kernels

@@ -23,10 +23,12 @@ torch::Tensor JoinBiases(const AttentionBiases& biases) {
   return out;
 }
 
+torch::Tensor FusedQkv::MakeWeight(const AttentionProjections& p) {
+  return torch::cat({p.q->weight * p.scale(), p.k->weight, p.v->weight});
+}
+
 const torch::Tensor& FusedQkv::Weight(const AttentionProjections& p) {
-  return weight_.Get({p.q->weight, p.k->weight, p.v->weight}, [&] {
-    return torch::cat({p.q->weight * p.scale(), p.k->weight, p.v->weight});
-  });
+  return weight_.Get({p.q->weight, p.k->weight, p.v->weight}, [&] { return MakeWeight(p); });
 }
 
 const torch::Tensor& FusedQkv::Bias(const AttentionProjections& p) {

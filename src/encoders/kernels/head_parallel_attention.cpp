@@ -13,8 +13,8 @@ torch::Tensor HeadParallelAttention::operator()(const AttentionProjections& p, F
   const int64_t b = x.size(0), t = x.size(1), d = x.size(2), heads = p.heads, head_dim = p.head_dim();
   const bool onednn = OneDnnLinear::Applies(true, x);
   // [B, T, 3D], q pre-scaled
-  const auto qkv = onednn ? qkv_(x, fused.Weight(p), fused.Bias(p), {p.q->weight, p.k->weight, p.v->weight})
-                          : fused(p, x);
+  const auto make = [&] { return FusedQkv::MakeWeight(p); };
+  const auto qkv = onednn ? qkv_.Derived(x, make, fused.Bias(p), {p.q->weight, p.k->weight, p.v->weight}) : fused(p, x);
   const auto& gate = biases.gate;
   const auto& position = biases.position;
   const auto& mask = biases.mask;

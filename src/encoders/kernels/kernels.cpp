@@ -1,5 +1,7 @@
 #include "fas/encoders/kernels.h"
 
+#include <ATen/autocast_mode.h>
+
 #include <cstdlib>
 
 #include "fas/core/error.h"
@@ -22,7 +24,8 @@ std::string EffectiveKernels(const std::string& configured) {
 bool RoutesOn(const std::string& configured) { return EffectiveKernels(configured) == kAuto; }
 
 bool CpuInference(bool fast, const torch::Tensor& x) {
-  return fast && c10::InferenceMode::is_enabled() && x.device().is_cpu();
+  return fast && c10::InferenceMode::is_enabled() && x.device().is_cpu() &&
+         !at::autocast::is_autocast_enabled(at::kCPU);
 }
 
 }  // namespace fas::kernels

@@ -43,15 +43,18 @@ bool OneDnnLinear::Applies(bool fast, const torch::Tensor& x) {
   return CpuInference(fast, x) && x.scalar_type() == torch::kFloat32 && HasOperators();
 }
 
-torch::Tensor OneDnnLinear::operator()(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
-                                       const std::vector<torch::Tensor>& sources, PostOp post) {
-  const auto& packed = packed_.Get(sources, [&] { return ReorderOp().call(weight.contiguous(), std::nullopt); });
+torch::Tensor OneDnnLinear::Pack(const torch::Tensor& weight) {
+  return ReorderOp().call(weight.contiguous(), std::nullopt);
+}
+
+torch::Tensor OneDnnLinear::Run(const torch::Tensor& x, const torch::Tensor& packed, const torch::Tensor& bias,
+                                PostOp post) {
   // "gelu" with algorithm "none" is the exact (erf) form, HuggingFace's "gelu".
   const c10::string_view attr = post == PostOp::kGelu ? "gelu" : post == PostOp::kRelu ? "relu" : "none";
   const std::optional<c10::string_view> algorithm =
       post == PostOp::kGelu ? std::optional<c10::string_view>("none") : std::nullopt;
-  return LinearOp().call(x.contiguous(), packed, bias.defined() ? std::optional<at::Tensor>(bias) : std::nullopt,
-                         attr, c10::List<std::optional<at::Scalar>>(), algorithm);
+  return LinearOp().call(x.contiguous(), packed, bias.defined() ? std::optional<at::Tensor>(bias) : std::nullopt, attr,
+                         c10::List<std::optional<at::Scalar>>(), algorithm);
 }
 
 torch::Tensor OneDnnLinear::operator()(const torch::nn::Linear& layer, const torch::Tensor& x, PostOp post) {

@@ -252,7 +252,8 @@ CacheFillStats FeatureCache::Fill(const SerDataset& data) {
 }
 
 void FeatureCache::Extract(const SerDataset& data, const std::vector<int64_t>& items, CacheFillStats& stats) {
-  torch::NoGradGuard no_grad;
+  // InferenceMode rather than no-grad alone: the encoders' CPU speed routes run only under it.
+  c10::InferenceMode inference;
   const bool was_training = model_->is_training();
   model_->eval();
   const bool text = model_->config().semantic.type == "text";

@@ -158,7 +158,8 @@ std::vector<Prediction> PredictDataset(SerModel& model, const FeatureCache* cach
                                        const LoaderConfig& loader, double* loss, DataParallel* parallel,
                                        int64_t* skipped_audio, std::vector<SkippedLine>* skipped,
                                        const std::vector<int64_t>* semantic_sources) {
-  torch::NoGradGuard no_grad;
+  // InferenceMode rather than no-grad alone: the encoders' CPU speed routes run only under it.
+  c10::InferenceMode inference;
   const bool was_training = model->is_training();
   model->eval();
   const auto& names = model->labels();

@@ -95,7 +95,7 @@ std::vector<nlohmann::ordered_json> PredictFiles(const std::string& run_dir, con
       if (reads_text && transcripts[i].empty()) transcripts[i] = heard[k++];
     }
   }
-  torch::NoGradGuard no_grad;
+  c10::InferenceMode inference;  // the encoders' CPU speed routes run only under it
   const Autocast autocast(ComputeDevice(), ParsePrecision(cfg.train.precision, "train.precision"));
   std::vector<nlohmann::ordered_json> out;
   for (size_t i = 0; i < files.size(); ++i) {

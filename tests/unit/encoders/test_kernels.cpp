@@ -1,5 +1,6 @@
 // The CPU speed routes (fas/encoders/kernels/) against the plain modules they replace: each route alone against the
 // plain computation, and every fixture model run whole with FAS_KERNELS=reference and with the routes.
+#include <ATen/autocast_mode.h>
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -148,6 +149,29 @@ TEST(Kernels, OneDnnLinearFollowsWeightUpdates) {
   }
   c10::InferenceMode guard;
   EXPECT_LT(MaxAbs(onednn(layer, x), torch::linear(x, layer->weight, layer->bias)), kTolerance);
+}
+
+// A layer made under InferenceMode has parameters without a version counter: a load into them (copy_, in place)
+// leaves the tensor unchanged to the cache's eye, so the route must not reuse what it packed before.
+TEST(Kernels, OneDnnLinearFollowsLoadsIntoParametersMadeUnderInferenceMode) {
+  c10::InferenceMode guard;
+  torch::manual_seed(3);
+  auto layer = RandomLinear(32, 48);
+  k::OneDnnLinear onednn;
+  const auto x = torch::randn({5, 32});
+  onednn(layer, x);
+  layer->weight.copy_(torch::randn({48, 32}));
+  EXPECT_LT(MaxAbs(onednn(layer, x), torch::linear(x, layer->weight, layer->bias)), kTolerance);
+}
+
+TEST(Kernels, RoutesStepAsideUnderCpuAutocast) {
+  c10::InferenceMode guard;
+  const auto x = torch::randn({4, 8});
+  EXPECT_TRUE(k::CpuInference(true, x));
+  at::autocast::set_autocast_enabled(at::kCPU, true);
+  EXPECT_FALSE(k::CpuInference(true, x));
+  EXPECT_FALSE(k::OneDnnLinear::Applies(true, x));
+  at::autocast::set_autocast_enabled(at::kCPU, false);
 }
 
 // Each attention route, one utterance and a padded batch, with and without WavLM's gated position bias.

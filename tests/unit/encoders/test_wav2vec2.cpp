@@ -131,16 +131,15 @@ void ExpectInferenceMatchesNoGrad(fas::AcousticEncoder& enc, const torch::Tensor
 }
 
 // Inference takes other routes than training code: the conv front end time-major as strided matrix products (the
-// group norm folded into the first, Winograd's F(2, 2) in the 3-tap ones), the transformer in oneDNN's column layout up
-// to 160 frames in a batch, and beyond that fused QKV with attention one (utterance, head) task a thread; each must
-// compute what the no-grad path computes, padded or not.
+// group norm folded into the first, Winograd's F(2, 2) in the 3-tap ones), every linear as oneDNN's inner product on
+// a packed weight (GELU fused), fused QKV with attention one (utterance, head) task a thread; each must compute
+// what the no-grad path computes, padded or not.
 TEST(Wav2Vec2, InferenceRoutesAgreeWithTheTrainingPath) {
   for (const std::string variant : {"wav2vec2_postln_group", "wavlm_preln_layer"}) {
     auto enc = LoadVariant(variant);
     torch::manual_seed(5);
-    // 1 x 99 and 3 x 49 frames (padded) take the column route, 2 x 999 frames the OpenBLAS one; the parity
-    // fixtures' batches (3 x 79 frames) take the OpenBLAS one too. 2,010 samples give the 3-tap stride-2 layers an
-    // even number of output frames (401 -> 200), the other sizes an odd one (the Winograd route's last frame).
+    // 1 x 99, 3 x 49 (padded) and 2 x 999 frames. 2,010 samples give the 3-tap stride-2 layers an even number of
+    // output frames (401 -> 200), the other sizes an odd one (the Winograd route's last frame).
     for (const auto& [rows, samples] : std::vector<std::pair<int64_t, int64_t>>{{1, 2010}, {3, 1000}, {2, 20000}}) {
       const auto waveform = torch::randn({rows, samples}) * 0.1;
       const auto lengths = torch::tensor({samples, samples * 3 / 4, samples / 2}).slice(0, 0, rows);

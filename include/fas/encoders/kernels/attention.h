@@ -32,6 +32,8 @@ torch::Tensor JoinBiases(const AttentionBiases& biases);
 // key projection may have no bias (Whisper's); q and v need theirs.
 class FusedQkv {
  public:
+  // The [3D, D] matrix made anew, not kept (for a product that keeps its own packed copy).
+  static torch::Tensor MakeWeight(const AttentionProjections& p);
   const torch::Tensor& Weight(const AttentionProjections& p);
   const torch::Tensor& Bias(const AttentionProjections& p);
   // x [B, T, D] -> [B, T, 3D], q already scaled.

@@ -16,10 +16,15 @@ class DerivedCache {
   template <class F>
   const torch::Tensor& Get(const std::vector<torch::Tensor>& sources, F compute) {
     std::vector<std::pair<const void*, int64_t>> key;
-    // Parameters made under InferenceMode (a model built inside it) carry no version counter: their storage alone
-    // keys them.
     for (const auto& s : sources) {
-      key.emplace_back(s.data_ptr(), s.is_inference() ? int64_t{-1} : static_cast<int64_t>(s._version()));
+      // Parameters made under InferenceMode (a model built inside it) carry no version counter, so a load into
+      // them could not be told from the tensor: what derives from them is recomputed at every call.
+      if (s.is_inference()) {
+        value_ = compute();
+        key_.clear();
+        return value_;
+      }
+      key.emplace_back(s.data_ptr(), static_cast<int64_t>(s._version()));
     }
     if (!value_.defined() || key != key_) {
       value_ = compute();
