@@ -153,6 +153,9 @@ torch::Tensor FusedAdamW::step(LossClosure closure) {
                      o.eps(),
                      o.lr() / bias_correction1};
       UpdateParameter(p, p.grad(), s.exp_avg(), s.exp_avg_sq(), u);
+      // The loop writes through raw pointers, which LibTorch cannot see: the version counter is bumped as an
+      // in-place op would, or what derives from the parameter (the encoders' packed inference weights) goes stale.
+      torch::autograd::impl::bump_version(p);
     }
     for (auto& b : on_gpus) Launch(b, o, grad_scale_);
   }

@@ -168,7 +168,13 @@ void DataParallel::Broadcast(const std::vector<torch::Tensor>& tensors) {
     for (const auto& t : tensors) {
       std::vector<at::Tensor> one{ToDevice(t.detach(), device_)};
       impl_->group->broadcast(one)->wait(timeout_);
-      if (t.device() != device_) t.detach().copy_(one[0]);
+      if (t.device() != device_) {
+        t.detach().copy_(one[0]);
+      } else {
+        // The backend wrote into the tensor's memory itself: bumped as an in-place op would be (inference caches
+        // key on it).
+        torch::autograd::impl::bump_version(t);
+      }
     }
   });
 }

@@ -88,6 +88,19 @@ TEST(FusedAdamW, CheckpointsAreInterchangeableWithTorchAdamW) {
   }
 }
 
+// A step is an in-place change to LibTorch: each updated parameter's version advances, as torch::optim::AdamW's do.
+// What derives from a parameter (the encoders' packed weights for inference) is rebuilt on that signal; without
+// it, evaluation during training ran the first evaluation's weights.
+TEST(FusedAdamW, AStepAdvancesTheParametersVersions) {
+  Params p;
+  auto opt = Make<fas::FusedAdamW>(p);
+  (p.w.sum() + p.b.sum()).backward();
+  const auto w = p.w._version(), b = p.b._version();
+  opt->step();
+  EXPECT_GT(p.w._version(), w);
+  EXPECT_GT(p.b._version(), b);
+}
+
 TEST(FusedAdamW, SquaredNormSumsEveryElement) {
   const auto a = torch::tensor({3.0, 4.0}), b = torch::tensor({{1.0, 2.0}, {2.0, 4.0}});
   EXPECT_DOUBLE_EQ(fas::SquaredNorm({a, b}), 25.0 + 25.0);
