@@ -78,6 +78,23 @@ TEST(TrainCli, TrainEvalPredictOnTheTinyCorpus) {
   EXPECT_EQ(results.at("dataset"), "test");
   EXPECT_GT(results.at("n").get<int>(), 0);
 
+  // The test evaluation at the end of training gives the probabilities a fresh process gives on the same
+  // checkpoint: nothing the encoders derive for inference (packed weights) outlives an optimizer step.
+  r = RunFas({"eval", "--run", run, "--manifest", fas::testing::TinyCorpus() + "/test.jsonl", "--name", "test_again",
+              "--threads", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto trained = JsonLines(run + "/eval/test/predictions.jsonl");
+  const auto again = JsonLines(run + "/eval/test_again/predictions.jsonl");
+  ASSERT_EQ(trained.size(), again.size());
+  double worst = 0;
+  for (size_t i = 0; i < trained.size(); ++i) {
+    ASSERT_EQ(trained[i].at("id"), again[i].at("id"));
+    for (const auto& [label, p] : trained[i].at("probs").items()) {
+      worst = std::max(worst, std::abs(p.get<double>() - again[i].at("probs").at(label).get<double>()));
+    }
+  }
+  EXPECT_LT(worst, 1e-5) << "the evaluation after training and a fresh one differ";
+
   r = RunFas({"eval", "--run", run, "--manifest", fas::testing::TinyCorpus() + "/conflict.jsonl", "--name", "zs", "--threads", "2"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto zs = nlohmann::json::parse(ReadFile(run + "/eval/zs/results.json"));
