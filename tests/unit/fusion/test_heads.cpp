@@ -146,17 +146,29 @@ torch::Tensor PlainFasLogits(torch::nn::Module& head, const fas::FusionConfig& c
   return linear(F::gelu(linear(hidden.flatten(1), "classifier.0")), "classifier.3");
 }
 
+// The FAS head in double precision and eval mode (no dropout), and Batch() in double precision: what the fast
+// paths are compared with the plain form in.
+std::shared_ptr<fas::FusionHeadImpl> DoubleFasHead(const fas::FusionConfig& c) {
+  auto head = fas::MakeFusionHead("fas", c, kDa, kDs, kClasses);
+  head->to(torch::kDouble);
+  head->eval();
+  return head;
+}
+
+fas::FusionInput DoubleBatch() {
+  fas::FusionInput in = Batch();
+  in.acoustic = in.acoustic.to(torch::kDouble);
+  in.semantic = in.semantic.to(torch::kDouble);
+  return in;
+}
+
 TEST(Heads, FasOnCachedFeaturesHasTheLogitsAndGradientsOfItsPlainForm) {
   // On constant features the head runs its fast paths (one-pass Patchify, the projection's weight gradient from
   // the kept rows only, attention with W_k / W_v moved onto the shared queries); in double precision they give
   // what the plain formulation gives.
   const auto c = SmallConfig();
-  auto head = fas::MakeFusionHead("fas", c, kDa, kDs, kClasses);
-  head->to(torch::kDouble);
-  head->eval();
-  fas::FusionInput in = Batch();
-  in.acoustic = in.acoustic.to(torch::kDouble);
-  in.semantic = in.semantic.to(torch::kDouble);
+  auto head = DoubleFasHead(c);
+  const fas::FusionInput in = DoubleBatch();
   auto grads = [&](const torch::Tensor& logits) {
     head->zero_grad();
     logits.logsumexp(-1).sum().backward();
@@ -179,12 +191,10 @@ TEST(Heads, FasGivesTrainedFeaturesTheGradientOfItsPlainForm) {
   // Features that come out of something trained (the acoustic layer mix over cached states, a fine-tuned encoder)
   // get their gradient from the kept rows alone, as the projection's weight does; it is the plain form's.
   const auto c = SmallConfig();
-  auto head = fas::MakeFusionHead("fas", c, kDa, kDs, kClasses);
-  head->to(torch::kDouble);
-  head->eval();
-  fas::FusionInput in = Batch();
-  in.acoustic = in.acoustic.to(torch::kDouble).requires_grad_(true);
-  in.semantic = in.semantic.to(torch::kDouble).requires_grad_(true);
+  auto head = DoubleFasHead(c);
+  fas::FusionInput in = DoubleBatch();
+  in.acoustic.requires_grad_(true);
+  in.semantic.requires_grad_(true);
   auto input_grads = [&](const torch::Tensor& logits) {
     head->zero_grad();
     in.acoustic.mutable_grad() = torch::Tensor();
