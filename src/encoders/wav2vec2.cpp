@@ -278,13 +278,8 @@ class FeedForwardImpl : public torch::nn::Module {
   }
   torch::Tensor forward(const torch::Tensor& x) {
     if (kernels::OneDnnLinear::Applies(fast_, x)) {
-      // gelu and relu run inside oneDNN's product; the others after it.
-      const bool fused = act_ == "gelu" || act_ == "relu";
-      const auto post = act_ == "gelu"   ? kernels::PostOp::kGelu
-                        : act_ == "relu" ? kernels::PostOp::kRelu
-                                         : kernels::PostOp::kNone;
-      const auto h = intermediate_(intermediate_dense, x, post);
-      return output_(output_dense, fused ? h : Activation(act_, h));
+      const auto h = intermediate_(intermediate_dense, x, post_);
+      return output_(output_dense, post_ == kernels::PostOp::kNone ? Activation(act_, h) : h);
     }
     auto h = torch::dropout(Activation(act_, Linear(intermediate_dense, x)), activation_dropout_, is_training());
     return torch::dropout(Linear(output_dense, h), hidden_dropout_, is_training());
@@ -294,6 +289,7 @@ class FeedForwardImpl : public torch::nn::Module {
  private:
   bool fast_;
   std::string act_;
+  kernels::PostOp post_ = kernels::FusedActivation(act_);  // the activation inside oneDNN's product, if it can be
   double activation_dropout_, hidden_dropout_;
   kernels::OneDnnLinear intermediate_, output_;
 };

@@ -83,12 +83,8 @@ class LayerImpl : public torch::nn::Module {
 
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& additive_mask) {
     auto h = x + torch::dropout(self_attn(self_attn_layer_norm(x), additive_mask), dropout_, is_training());
-    // gelu and relu run inside oneDNN's product; the others after it.
-    const bool fused = act_ == "gelu" || act_ == "relu";
-    const auto post = act_ == "gelu" ? kernels::PostOp::kGelu : act_ == "relu" ? kernels::PostOp::kRelu
-                                                                               : kernels::PostOp::kNone;
-    auto f = fc1_.Forward(fast_, fc1, final_layer_norm(h), post);
-    if (!fused) f = Activate(act_, f);
+    auto f = fc1_.Forward(fast_, fc1, final_layer_norm(h), post_);
+    if (post_ == kernels::PostOp::kNone) f = Activate(act_, f);
     f = torch::dropout(f, activation_dropout_, is_training());
     return h + torch::dropout(fc2_.Forward(fast_, fc2, f), dropout_, is_training());
   }
@@ -100,6 +96,7 @@ class LayerImpl : public torch::nn::Module {
 
  private:
   std::string act_;
+  kernels::PostOp post_ = kernels::FusedActivation(act_);  // the activation inside fc1's product, if it can be
   double dropout_, activation_dropout_;
   bool fast_;
   kernels::OneDnnLinear fc1_, fc2_;

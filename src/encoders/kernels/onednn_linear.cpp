@@ -39,6 +39,10 @@ bool HasOperators() {
 
 }  // namespace
 
+PostOp FusedActivation(const std::string& activation) {
+  return activation == "gelu" ? PostOp::kGelu : activation == "relu" ? PostOp::kRelu : PostOp::kNone;
+}
+
 bool OneDnnLinear::Applies(bool fast, const torch::Tensor& x) {
   return CpuInference(fast, x) && x.scalar_type() == torch::kFloat32 && HasOperators();
 }

@@ -9,6 +9,7 @@
 
 #include <torch/torch.h>
 
+#include <string>
 #include <vector>
 
 #include "fas/encoders/kernels/derived_cache.h"
@@ -17,6 +18,10 @@ namespace fas::kernels {
 
 // What runs on the product's output inside the same kernel.
 enum class PostOp { kNone, kGelu, kRelu };
+
+// The post-op that computes `activation` (HuggingFace's name) inside the product: gelu (the erf form) and relu;
+// kNone for any other, which then runs after it.
+PostOp FusedActivation(const std::string& activation);
 
 class OneDnnLinear {
  public:
