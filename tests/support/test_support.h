@@ -25,6 +25,17 @@ struct CommandResult {
   std::string err;  // stderr
 };
 
+// The message of the E that `fn` throws, or "" when it throws none (another exception passes through).
+template <class E, class F>
+std::string ErrorOf(F&& fn) {
+  try {
+    fn();
+  } catch (const E& e) {
+    return e.what();
+  }
+  return "";
+}
+
 // Runs `$FAS_BIN args...` (no shell) and captures its output.
 CommandResult RunFas(const std::vector<std::string>& args, const std::string& cwd = "");
 // Runs any program (no shell) and captures its output.

@@ -48,14 +48,7 @@ struct Experiment {
 using fas::testing::TempDir;
 using fas::testing::WriteFile;
 
-std::string ErrorOf(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const fas::ConfigError& e) {
-    return e.what();
-  }
-  return "";
-}
+std::string ErrorOf(const std::function<void()>& f) { return fas::testing::ErrorOf<fas::ConfigError>(f); }
 
 TEST(Config, DefaultsHoldWhenFileIsSilent) {
   TempDir d;

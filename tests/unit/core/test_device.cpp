@@ -1,21 +1,15 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <functional>
+
 #include "fas/core/device.h"
 #include "fas/core/error.h"
+#include "support/test_support.h"
 
 namespace {
 
-// The message of the ConfigError `fn` throws ("" when it throws none).
-template <class Fn>
-std::string ConfigErrorOf(Fn fn) {
-  try {
-    fn();
-  } catch (const fas::ConfigError& e) {
-    return e.what();
-  }
-  return "";
-}
+std::string ConfigErrorOf(const std::function<void()>& fn) { return fas::testing::ErrorOf<fas::ConfigError>(fn); }
 
 }  // namespace
 

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -38,16 +39,7 @@ double MaxError(const torch::Tensor& got, const torch::Tensor& expected) {
   return (got - expected).abs().max().item<double>();
 }
 
-// The message of what `load` throws, or "" when it throws nothing.
-template <class F>
-std::string ErrorOf(F&& load) {
-  try {
-    load();
-  } catch (const fas::Error& e) {
-    return e.what();
-  }
-  return "";
-}
+std::string ErrorOf(const std::function<void()>& load) { return fas::testing::ErrorOf<fas::Error>(load); }
 
 TEST(MingTokAudio, ReadsThePublishedConfig) {
   const fas::MingTokAudioConfig c = fas::ReadMingTokAudioConfig(Fixture("config.json"));

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
 #include <map>
 
 #include "fake_trees.h"
@@ -33,16 +34,7 @@ std::map<std::string, fas::Utterance> ById(const PrepareResult& r) {
   return m;
 }
 
-// The error message of `fn`, or "" when it did not throw a fas::Error.
-template <class F>
-std::string ErrorOf(F fn) {
-  try {
-    fn();
-  } catch (const fas::Error& e) {
-    return e.what();
-  }
-  return "";
-}
+std::string ErrorOf(const std::function<void()>& fn) { return fas::testing::ErrorOf<fas::Error>(fn); }
 
 // The manifest reads back with every audio path resolving to a file.
 void ExpectReadable(const std::string& manifest, size_t n) {
