@@ -179,6 +179,7 @@ void Epoch(const fas::bench::Options& o) {
   const double hours = std::stod(o.str("epoch-hours"));
   auto start = std::chrono::steady_clock::now();
   const std::vector<int64_t> patches = DrawPatches(hours);
+  if (patches.empty()) throw fas::ConfigError("--epoch-hours " + o.str("epoch-hours") + " makes no utterance");
   WriteStore(out + "/acoustic", patches, kAcousticStates, kAcousticDim);
   WriteStore(out + "/semantic", patches, 1, kSemanticDim);
   const double write_seconds = Seconds(start);
@@ -220,7 +221,6 @@ void Epoch(const fas::bench::Options& o) {
   start = std::chrono::steady_clock::now();
   // As the trainer: the next batch is read from the mapped shards on a thread while this one computes; what is
   // left of the reading shows as the wait.
-  if (order.empty()) throw fas::ConfigError("--epoch-hours " + o.str("epoch-hours") + " makes no utterance");
   std::future<Batch> ahead = std::async(std::launch::async, read, size_t{0});
   double wait_seconds = 0;
   int64_t steps = 0, optimizer_steps = 0, examples = 0;
